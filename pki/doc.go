@@ -1,0 +1,19 @@
+// Package pki holds certctl's certificate primitives: keys, CSRs,
+// certificate inspection and the local CA. It imports nothing of certctl's.
+//
+// Entry points:
+//
+//   - Keys: [KeyAlgorithms], [GenerateKey], [MarshalPrivateKeyPEM],
+//     [ParsePrivateKeyPEM], [KeyAlgorithmOf].
+//   - CSRs: [NewCSR] with a [CSRSubject].
+//   - Inspection: [ParseCertificatePEM], [ParseCertificatesPEM],
+//     [EncodeCertificatePEM], [Fingerprint], [SerialHex].
+//   - Renewal: [RenewAt], a pure function of the certificate's lifetime.
+//   - Local CA: [NewLocalCA] creates a self-signed root, [LoadLocalCA]
+//     restores one from PEM, and [LocalCA.Issue] signs leaves for an
+//     [IssueRequest], returning [Issued]. [LocalCA.WithURLs] adds the
+//     AIA and CRL URLs that TLS and S/MIME leaves need to pass zlint.
+//
+// Certificates issued here are meant to pass zlint's default registry with
+// no error or fatal results; the tests enforce it.
+package pki

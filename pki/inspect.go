@@ -1,0 +1,73 @@
+package pki
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// ParseCertificatePEM returns the first CERTIFICATE block of data, skipping
+// blocks of other types. It is an error if there is none.
+func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, errors.New("parsing certificate: no CERTIFICATE PEM block found")
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing certificate: %w", err)
+		}
+		return cert, nil
+	}
+}
+
+// ParseCertificatesPEM returns every CERTIFICATE block of data in order,
+// skipping blocks of other types. Empty input gives an empty result and no
+// error; one unparsable certificate fails the whole call.
+func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return certs, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, cert)
+	}
+}
+
+// EncodeCertificatePEM wraps a DER certificate in a CERTIFICATE PEM block.
+func EncodeCertificatePEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// Fingerprint is the lowercase hex SHA-256 of the certificate's DER, as
+// `openssl x509 -fingerprint -sha256` prints it without the colons.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// SerialHex is the certificate's serial number in lowercase hex, without
+// leading zeros ("0" for a zero serial).
+func SerialHex(cert *x509.Certificate) string {
+	if cert.SerialNumber == nil {
+		return ""
+	}
+	return cert.SerialNumber.Text(16)
+}
