@@ -1,0 +1,571 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certctl/certctl/pki"
+	"github.com/certctl/certctl/spec"
+	"github.com/certctl/certctl/state"
+)
+
+var _ Issuer = (*pki.LocalCA)(nil)
+
+// DefaultParallelism is how many certificates Apply works on at once when
+// Deps.Parallelism is not set.
+const DefaultParallelism = 10
+
+// ProgressFunc is told, after each change, how many of total are done and
+// how many of those failed. Apply serialises the calls.
+type ProgressFunc func(done, total, failed int)
+
+// Deps is what Apply works with.
+type Deps struct {
+	// Store is required. Apply reads one snapshot from it at the start and
+	// writes each result as soon as it is known.
+	Store state.Store
+	// Issuers maps an issuer's name in the config to the Issuer that
+	// signs for it (ACME, or a fake in tests). Every other issuer must be
+	// a local CA: Apply creates it, or loads it from the state.
+	Issuers map[string]Issuer
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Parallelism bounds how many certificates are worked on at once;
+	// DefaultParallelism if < 1.
+	Parallelism int
+	// Progress, if set, is called after each change.
+	Progress ProgressFunc
+	// Exec runs validate and reload commands; ShellExec(DefaultExecTimeout)
+	// if nil.
+	Exec ExecFunc
+}
+
+// Result is what Apply did. A change counts under its action when it
+// succeeded and under Failed when it returned an error; an issuing change
+// whose certificate was committed but whose deploy failed counts in both.
+type Result struct {
+	Created, Renewed, Replaced, Updated, Deployed, Forgotten, Failed int
+	// Errors holds one entry per failed change, sorted by address.
+	Errors []*ChangeError
+}
+
+// ChangeError is the failure of one change.
+type ChangeError struct {
+	Address string
+	Action  Action
+	Target  string // for deploy
+	Err     error
+}
+
+func (e *ChangeError) Error() string { return e.Err.Error() }
+func (e *ChangeError) Unwrap() error { return e.Err }
+
+// ErrStale is wrapped by the error of a change whose object changed in the
+// state since the plan was made (another certctl did it, or a crash
+// happened after the commit): the change is not done twice.
+var ErrStale = errors.New("the state changed since the plan was made; run certctl plan again")
+
+// Apply carries out p for cfg: issuer changes first, one by one, then the
+// certificate changes, with up to deps.Parallelism certificates at once
+// (changes to one certificate run in order, by one worker).
+//
+// Each issued certificate is committed to the store before it is deployed;
+// each deploy is recorded after it. A failing change does not stop the
+// others: an issuance failure is recorded on the certificate (status
+// failed, last error, next attempt by Backoff) and its current certificate
+// is kept. The returned error joins every change's error (nil if none);
+// the Result is always non-nil and counts what was done. Errors never
+// contain private keys.
+func Apply(ctx context.Context, p *ActionPlan, cfg *spec.Config, deps Deps) (*Result, error) {
+	res := &Result{}
+	if deps.Store == nil {
+		return res, errors.New("apply: no state store")
+	}
+	snap, err := deps.Store.Snapshot(ctx)
+	if err != nil {
+		return res, fmt.Errorf("reading state: %w", err)
+	}
+	a := &applier{
+		cfg:       cfg,
+		deps:      deps,
+		snap:      snap,
+		res:       res,
+		total:     len(p.Changes),
+		cas:       make(map[string]*pki.LocalCA),
+		issuerErr: make(map[string]error),
+	}
+	if a.deps.Now == nil {
+		a.deps.Now = time.Now
+	}
+	if a.deps.Exec == nil {
+		a.deps.Exec = ShellExec(DefaultExecTimeout)
+	}
+	workers := cmp.Or(max(deps.Parallelism, 0), DefaultParallelism)
+
+	// Issuers first: the certificates below may need them. The changes
+	// of one certificate form one unit of work, so that no two workers
+	// ever hold the same record.
+	var units [][]Change
+	unitOf := make(map[string]int)
+	for _, ch := range p.Changes {
+		if ch.Kind == KindIssuer {
+			a.done(ch, a.applyIssuer(ctx, ch))
+			continue
+		}
+		if i, ok := unitOf[ch.Name]; ok {
+			units[i] = append(units[i], ch)
+		} else {
+			unitOf[ch.Name] = len(units)
+			units = append(units, []Change{ch})
+		}
+	}
+
+	work := make(chan []Change)
+	var wg sync.WaitGroup
+	for range min(workers, len(units)) {
+		wg.Go(func() {
+			for u := range work {
+				a.applyCert(ctx, u)
+			}
+		})
+	}
+	for _, u := range units {
+		work <- u
+	}
+	close(work)
+	wg.Wait()
+
+	slices.SortFunc(res.Errors, func(x, y *ChangeError) int {
+		return cmp.Or(strings.Compare(x.Address, y.Address), cmp.Compare(x.Action, y.Action), strings.Compare(x.Target, y.Target))
+	})
+	errs := make([]error, len(res.Errors))
+	for i, e := range res.Errors {
+		errs[i] = e
+	}
+	return res, errors.Join(errs...)
+}
+
+type applier struct {
+	cfg  *spec.Config
+	deps Deps
+	snap *state.Snapshot
+
+	mu        sync.Mutex // guards everything below
+	res       *Result
+	total     int
+	doneN     int
+	cas       map[string]*pki.LocalCA // local CAs created or loaded
+	issuerErr map[string]error        // issuers that failed in this apply
+}
+
+// done counts one finished change and reports progress.
+func (a *applier) done(ch Change, err error, alsoFailed ...error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.doneN++
+	if err == nil {
+		switch ch.Action {
+		case ActionCreate:
+			a.res.Created++
+		case ActionRenew:
+			a.res.Renewed++
+		case ActionReplace:
+			a.res.Replaced++
+		case ActionUpdate:
+			a.res.Updated++
+		case ActionDeploy:
+			a.res.Deployed++
+		case ActionForget:
+			a.res.Forgotten++
+		}
+		err = errors.Join(alsoFailed...)
+	}
+	if err != nil {
+		a.res.Failed++
+		a.res.Errors = append(a.res.Errors, &ChangeError{Address: ch.Address, Action: ch.Action, Target: ch.Target, Err: err})
+	}
+	if a.deps.Progress != nil {
+		a.deps.Progress(a.doneN, a.total, a.res.Failed)
+	}
+}
+
+// applyIssuer creates or replaces a local CA and records it.
+func (a *applier) applyIssuer(ctx context.Context, ch Change) (err error) {
+	defer func() {
+		if err != nil {
+			a.mu.Lock()
+			a.issuerErr[ch.Name] = err
+			a.mu.Unlock()
+		}
+	}()
+	verb := map[Action]string{ActionCreate: "creating", ActionReplace: "replacing"}[ch.Action]
+	if verb == "" {
+		return fmt.Errorf("%s: action %s is not supported for issuers", ch.Address, ch.Action)
+	}
+	wrap := func(err error) error { return fmt.Errorf("%s %s: %w", verb, ch.Address, err) }
+	is := a.cfg.Issuers[ch.Name]
+	if is == nil || is.Type != IssuerTypeLocalCA {
+		return wrap(errors.New("no local_ca issuer of that name in the configuration"))
+	}
+	// Check again: creating a second root would orphan every certificate
+	// the first one signed.
+	digest := IssuerDigest(is)
+	if rec := a.snap.Issuers[ch.Name]; (rec != nil && ch.Action == ActionCreate) || (rec != nil && rec.Digest == digest) {
+		return wrap(ErrStale)
+	}
+	now := a.deps.Now()
+	ca, err := pki.NewLocalCA(pki.CAConfig{Name: is.Name, CommonName: is.CommonName, KeyAlgorithm: is.KeyAlgorithm, Validity: is.Validity}, now)
+	if err != nil {
+		return wrap(err)
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return wrap(err)
+	}
+	sealed, err := a.deps.Store.Seal(keyPEM)
+	clear(keyPEM)
+	if err != nil {
+		return wrap(fmt.Errorf("sealing the CA key: %w", err))
+	}
+	rec := &state.Issuer{Name: is.Name, Type: is.Type, Digest: digest, CertPEM: ca.CertPEM(), KeySealed: sealed, CreatedAt: now}
+	if err := a.deps.Store.PutIssuer(ctx, rec); err != nil {
+		return wrap(fmt.Errorf("committing: %w", err))
+	}
+	a.mu.Lock()
+	a.cas[is.Name] = ca
+	a.mu.Unlock()
+	return nil
+}
+
+// issuer returns the Issuer for a config issuer name: deps.Issuers, a local
+// CA created in this apply, or a local CA loaded from the state.
+func (a *applier) issuer(name string) (Issuer, error) {
+	if is, ok := a.deps.Issuers[name]; ok {
+		return is, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.issuerErr[name]; err != nil {
+		return nil, fmt.Errorf("%s failed in this apply", IssuerAddress(name))
+	}
+	if ca := a.cas[name]; ca != nil {
+		return ca, nil
+	}
+	rec := a.snap.Issuers[name]
+	if rec == nil {
+		return nil, fmt.Errorf("%s is not in the state (is it a local_ca? run certctl plan again)", IssuerAddress(name))
+	}
+	ca, err := LoadLocalCA(a.deps.Store, rec)
+	if err != nil {
+		a.issuerErr[name] = err
+		return nil, err
+	}
+	a.cas[name] = ca
+	return ca, nil
+}
+
+// LoadLocalCA restores the local CA recorded in rec, unsealing its key
+// with store. The error never contains key material.
+func LoadLocalCA(store state.Store, rec *state.Issuer) (*pki.LocalCA, error) {
+	keyPEM, err := store.Unseal(rec.KeySealed)
+	if err != nil {
+		return nil, fmt.Errorf("unsealing the key of %s: %w", IssuerAddress(rec.Name), err)
+	}
+	defer clear(keyPEM)
+	ca, err := pki.LoadLocalCA(rec.CertPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", IssuerAddress(rec.Name), err)
+	}
+	return ca, nil
+}
+
+// applyCert runs the changes of one certificate, in order.
+func (a *applier) applyCert(ctx context.Context, chs []Change) {
+	rec := cloneRecord(a.snap.Certificates[chs[0].Name])
+	for _, ch := range chs {
+		if err := ctx.Err(); err != nil {
+			a.done(ch, fmt.Errorf("%s: %w", ch.Address, err))
+			continue
+		}
+		if fp := fingerprint(rec); fp != ch.Prior && !(ch.Action == ActionForget && rec == nil) {
+			a.done(ch, fmt.Errorf("%s %s: %w", ch.Action, ch.Address, ErrStale))
+			continue
+		}
+		switch ch.Action {
+		case ActionCreate, ActionRenew, ActionReplace:
+			var err, deployErr error
+			rec, deployErr, err = a.issue(ctx, ch, rec)
+			a.done(ch, err, deployErr)
+		case ActionUpdate:
+			a.done(ch, a.update(ctx, ch, rec))
+		case ActionDeploy:
+			a.done(ch, a.deploy(ctx, ch, rec))
+		case ActionForget:
+			a.done(ch, a.forget(ctx, ch, rec))
+			rec = nil
+		default:
+			a.done(ch, fmt.Errorf("%s: unknown action %s", ch.Address, ch.Action))
+		}
+	}
+}
+
+func fingerprint(rec *state.Certificate) string {
+	if rec == nil {
+		return ""
+	}
+	return rec.Fingerprint
+}
+
+var issueVerbs = map[Action]string{ActionCreate: "issuing", ActionRenew: "renewing", ActionReplace: "replacing"}
+
+// issue gets a new certificate for ch, commits it, then deploys it to the
+// change's local targets. It returns the record as it now is, the deploy
+// error (the certificate was committed) and the issuing error (it was not).
+func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, deployErr, err error) {
+	verb := issueVerbs[ch.Action]
+	c := a.cfg.Certificates[ch.Name]
+	if c == nil {
+		return rec, nil, fmt.Errorf("%s %s: not in the configuration", verb, ch.Address)
+	}
+	iss, err := a.issuer(c.Issuer)
+	if err != nil {
+		// Not this certificate's fault: leave its record alone.
+		return rec, nil, fmt.Errorf("%s %s: %w", verb, ch.Address, err)
+	}
+	now := a.deps.Now()
+	next, keyPEM, err := a.sign(ctx, c, rec, iss, now)
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", verb, ch.Address, err)
+		if ctx.Err() != nil {
+			// Interrupted, not failed: no backoff.
+			return rec, nil, err
+		}
+		return a.recordFailure(ctx, c, rec, err, now), nil, err
+	}
+	defer clear(keyPEM)
+	if rec != nil && rec.Fingerprint != "" {
+		next.History = append(next.History, state.Version{
+			Serial: rec.Serial, NotBefore: rec.NotBefore, NotAfter: rec.NotAfter,
+			Fingerprint: rec.Fingerprint, Digest: rec.Digest, SupersededAt: now, Reason: ch.Action.String(),
+		})
+		if n := len(next.History); n > state.MaxHistory {
+			next.History = slices.Clone(next.History[n-state.MaxHistory:])
+		}
+	}
+	// Committed before deployed: a crash from here on finds the
+	// certificate in the state and only deploys it.
+	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
+		return rec, nil, fmt.Errorf("%s %s: committing: %w", verb, ch.Address, err)
+	}
+	var derrs []error
+	for _, tname := range ch.Targets {
+		derrs = append(derrs, a.deployTo(ctx, c, next, tname, keyPEM))
+	}
+	derr := errors.Join(derrs...)
+	if len(ch.Targets) > 0 {
+		if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
+			derr = errors.Join(derr, fmt.Errorf("recording deployments of %s: %w", ch.Address, err))
+		}
+	}
+	return next, derr, nil
+}
+
+// sign generates a key, has iss sign a CSR for it and returns the new
+// record (not yet committed) with the key PEM, which the caller clears.
+func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Certificate, iss Issuer, now time.Time) (*state.Certificate, []byte, error) {
+	pol := a.cfg.Policies[c.Policy]
+	key, err := pki.GenerateKey(c.KeyAlgorithm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating key: %w", err)
+	}
+	csr, _, err := pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating CSR: %w", err)
+	}
+	var replaces *x509.Certificate
+	if rec != nil && len(rec.CertPEM) > 0 {
+		replaces, _ = pki.ParseCertificatePEM(rec.CertPEM)
+	}
+	validity := c.Validity
+	if validity == 0 && pol != nil {
+		validity = pol.Validity
+	}
+	want := specAttrs(c, a.cfg)
+	issued, err := iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces})
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := pki.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding key: %w", err)
+	}
+	sealed, err := a.deps.Store.Seal(keyPEM)
+	if err != nil {
+		clear(keyPEM)
+		return nil, nil, fmt.Errorf("sealing key: %w", err)
+	}
+	next := cloneRecord(rec)
+	if next == nil {
+		next = &state.Certificate{Name: c.Name}
+	}
+	next.Digest = want.digest()
+	next.Serial = pki.SerialHex(issued.Leaf)
+	next.NotBefore = issued.Leaf.NotBefore
+	next.NotAfter = issued.Leaf.NotAfter
+	next.Fingerprint = pki.Fingerprint(issued.Leaf)
+	next.Issuer = c.Issuer
+	next.CommonName = want.CommonName
+	next.DNSNames = slices.Clone(want.DNSNames)
+	next.IPAddresses = slices.Clone(want.IPAddresses)
+	next.EmailAddresses = slices.Clone(want.EmailAddresses)
+	next.KeyAlgorithm = want.KeyAlgorithm
+	next.Usages = slices.Clone(want.Usages)
+	setMeta(next, c)
+	next.CertPEM = issued.CertPEM
+	next.ChainPEM = issued.ChainPEM
+	next.KeySealed = sealed
+	next.Status = state.StatusIssued
+	next.LastError = ""
+	next.FailedAt = time.Time{}
+	next.Failures = 0
+	next.NextAttemptAt = time.Time{}
+	next.IssuedAt = now
+	next.UpdatedAt = now
+	return next, keyPEM, nil
+}
+
+func setMeta(rec *state.Certificate, c *spec.Certificate) {
+	rec.Owner = c.Owner
+	rec.Team = c.Team
+	rec.Labels = maps.Clone(c.Labels)
+}
+
+// recordFailure marks the certificate failed, keeping its current
+// certificate, and schedules the next attempt. It returns the record as
+// stored (or as it was, if storing failed; that error is dropped because
+// the issuing error is already reported and a store that cannot write
+// will fail the next plan loudly).
+func (a *applier) recordFailure(ctx context.Context, c *spec.Certificate, rec *state.Certificate, cause error, now time.Time) *state.Certificate {
+	next := cloneRecord(rec)
+	if next == nil {
+		next = &state.Certificate{Name: c.Name, Issuer: c.Issuer}
+		setMeta(next, c)
+	}
+	next.Status = state.StatusFailed
+	next.LastError = cause.Error()
+	next.FailedAt = now
+	next.Failures++
+	next.NextAttemptAt = now.Add(Backoff(next.Failures))
+	next.UpdatedAt = now
+	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
+		return rec
+	}
+	return next
+}
+
+func (a *applier) update(ctx context.Context, ch Change, rec *state.Certificate) error {
+	c := a.cfg.Certificates[ch.Name]
+	if c == nil || rec == nil {
+		return fmt.Errorf("updating %s: %w", ch.Address, ErrStale)
+	}
+	setMeta(rec, c)
+	rec.UpdatedAt = a.deps.Now()
+	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
+		return fmt.Errorf("updating %s: %w", ch.Address, err)
+	}
+	return nil
+}
+
+func (a *applier) deploy(ctx context.Context, ch Change, rec *state.Certificate) error {
+	c := a.cfg.Certificates[ch.Name]
+	if c == nil || rec == nil || rec.Fingerprint == "" {
+		return fmt.Errorf("deploying %s: %w", ch.Address, ErrStale)
+	}
+	keyPEM, err := a.deps.Store.Unseal(rec.KeySealed)
+	if err != nil {
+		return fmt.Errorf("deploying %s: unsealing its key: %w", ch.Address, err)
+	}
+	defer clear(keyPEM)
+	derr := a.deployTo(ctx, c, rec, ch.Target, keyPEM)
+	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
+		return errors.Join(derr, fmt.Errorf("recording deployment of %s: %w", ch.Address, err))
+	}
+	return derr
+}
+
+// deployTo writes rec's certificate and keyPEM to one local target and
+// records the outcome in rec.Deployments (the caller commits rec). A failed
+// deployment keeps the fingerprint of what the target had, so the next plan
+// deploys again.
+func (a *applier) deployTo(ctx context.Context, c *spec.Certificate, rec *state.Certificate, tname string, keyPEM []byte) error {
+	tg := a.cfg.Targets[tname]
+	if tg == nil {
+		return fmt.Errorf("deploying %s to target.%s: target not in the configuration", CertAddress(c.Name), tname)
+	}
+	if tg.Agent != "" {
+		return fmt.Errorf("deploying %s to target.%s: the target belongs to agent %s", CertAddress(c.Name), tname, tg.Agent)
+	}
+	f := files{rec.CertPEM, rec.ChainPEM, append(slices.Clip(rec.CertPEM), rec.ChainPEM...), keyPEM}
+	ft := fileTarget{
+		dir: targetDir(a.cfg, tg), stem: c.FileStem(),
+		fileMode: modeOr(tg.FileMode, DefaultFileMode), keyMode: modeOr(tg.KeyMode, DefaultKeyMode),
+		validate: tg.Validate, reload: tg.Reload, exec: a.deps.Exec,
+	}
+	err := ft.write(ctx, &f)
+	if rec.Deployments == nil {
+		rec.Deployments = make(map[string]state.Deployment)
+	}
+	dep := rec.Deployments[tname]
+	if err != nil {
+		dep.LastError = err.Error()
+		rec.Deployments[tname] = dep
+		return fmt.Errorf("deploying %s to target.%s: %w", CertAddress(c.Name), tname, err)
+	}
+	rec.Deployments[tname] = state.Deployment{Fingerprint: rec.Fingerprint, FilesDigest: f.digest(), DeployedAt: a.deps.Now()}
+	return nil
+}
+
+func modeOr(m uint32, def fs.FileMode) fs.FileMode {
+	if m == 0 {
+		return def
+	}
+	return fs.FileMode(m) & fs.ModePerm
+}
+
+func (a *applier) forget(ctx context.Context, ch Change, rec *state.Certificate) error {
+	if rec == nil {
+		return nil // already gone
+	}
+	if err := a.deps.Store.DeleteCertificate(ctx, ch.Name); err != nil {
+		return fmt.Errorf("forgetting %s: %w", ch.Address, err)
+	}
+	return nil
+}
+
+// cloneRecord copies rec deeply enough that Apply's changes to it (maps,
+// history) do not reach the snapshot.
+func cloneRecord(rec *state.Certificate) *state.Certificate {
+	if rec == nil {
+		return nil
+	}
+	c := *rec
+	c.History = slices.Clone(rec.History)
+	c.Deployments = maps.Clone(rec.Deployments)
+	c.Labels = maps.Clone(rec.Labels)
+	return &c
+}
+
+// String is the one-line summary an apply ends with.
+func (r *Result) String() string {
+	return fmt.Sprintf("Apply complete: %d created, %d renewed, %d replaced, %d updated, %d deployed, %d forgotten, %d failed.",
+		r.Created, r.Renewed, r.Replaced, r.Updated, r.Deployed, r.Forgotten, r.Failed)
+}

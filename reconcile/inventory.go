@@ -1,0 +1,171 @@
+package reconcile
+
+import (
+	"bufio"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/certctl/certctl/spec"
+	"github.com/certctl/certctl/state"
+)
+
+// Inventory statuses, worst first.
+const (
+	StatusExpired    = "expired"     // the current certificate has expired
+	StatusFailed     = "failed"      // the last attempt failed
+	StatusNotIssued  = "not issued"  // in the config, no certificate yet
+	StatusRenewalDue = "renewal due" // in its renewal window
+	StatusOrphaned   = "orphaned"    // in the state only
+	StatusValid      = "valid"
+)
+
+// CertStatus is one line of `certctl show`.
+type CertStatus struct {
+	Name          string    `json:"name"`
+	Address       string    `json:"address"`
+	Status        string    `json:"status"`
+	Serial        string    `json:"serial,omitempty"`
+	Fingerprint   string    `json:"fingerprint,omitempty"`
+	NotBefore     time.Time `json:"not_before,omitzero"`
+	NotAfter      time.Time `json:"not_after,omitzero"`
+	RenewsAt      time.Time `json:"renews_at,omitzero"`
+	Issuer        string    `json:"issuer,omitempty"`
+	Owner         string    `json:"owner,omitempty"`
+	Team          string    `json:"team,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+}
+
+// Inventory lists every certificate of cfg and snap, sorted by name, with
+// its status at now. Like Plan it is pure. Owner, team and issuer come from
+// the config when the certificate is in it, else from the state.
+func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStatus {
+	if snap == nil {
+		snap = &state.Snapshot{}
+	}
+	names := make(map[string]bool, len(snap.Certificates))
+	if cfg != nil {
+		for n := range cfg.Certificates {
+			names[n] = true
+		}
+	}
+	for n := range snap.Certificates {
+		names[n] = true
+	}
+	out := make([]CertStatus, 0, len(names))
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		var c *spec.Certificate
+		if cfg != nil {
+			c = cfg.Certificates[name]
+		}
+		rec := snap.Certificates[name]
+		s := CertStatus{Name: name, Address: CertAddress(name)}
+		if rec != nil {
+			s.Serial, s.Fingerprint = rec.Serial, rec.Fingerprint
+			s.NotBefore, s.NotAfter = rec.NotBefore, rec.NotAfter
+			s.Issuer, s.Owner, s.Team = rec.Issuer, rec.Owner, rec.Team
+			if rec.Status == state.StatusFailed {
+				s.LastError, s.NextAttemptAt = rec.LastError, rec.NextAttemptAt
+			}
+		}
+		hasCert := rec != nil && rec.Fingerprint != ""
+		if c != nil {
+			s.Issuer, s.Owner, s.Team = c.Issuer, c.Owner, c.Team
+			if hasCert {
+				s.RenewsAt = RenewsAt(rec.NotBefore, rec.NotAfter, cfg.Policies[c.Policy])
+			}
+		}
+		switch {
+		case c == nil:
+			s.Status = StatusOrphaned
+		case hasCert && !now.Before(rec.NotAfter):
+			s.Status = StatusExpired
+		case rec != nil && rec.Status == state.StatusFailed:
+			s.Status = StatusFailed
+		case !hasCert:
+			s.Status = StatusNotIssued
+		case !now.Before(s.RenewsAt):
+			s.Status = StatusRenewalDue
+		default:
+			s.Status = StatusValid
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var statusColors = map[string]string{
+	StatusExpired:    ansiRed,
+	StatusFailed:     ansiRed,
+	StatusNotIssued:  ansiDim,
+	StatusRenewalDue: ansiYellow,
+	StatusOrphaned:   ansiYellow,
+	StatusValid:      ansiGreen,
+}
+
+func showTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Show writes the inventory as an aligned table; failed certificates get
+// their next attempt and last error in the NOTE column.
+func (v textView) Show(w io.Writer, certs []CertStatus) error {
+	header := []string{"NAME", "STATUS", "SERIAL", "NOT AFTER", "RENEWS AT", "ISSUER", "OWNER", "TEAM", "NOTE"}
+	rows := make([][]string, 0, len(certs))
+	for _, c := range certs {
+		note := ""
+		if c.LastError != "" {
+			note = oneLine(c.LastError)
+			if !c.NextAttemptAt.IsZero() {
+				note = "retry after " + ts(c.NextAttemptAt) + ": " + note
+			}
+		}
+		rows = append(rows, []string{c.Name, c.Status, orDash(c.Serial), showTime(c.NotAfter), showTime(c.RenewsAt),
+			orDash(c.Issuer), orDash(c.Owner), orDash(c.Team), note})
+	}
+	widths := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, cell := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	bw := bufio.NewWriter(w)
+	line := func(r []string, style func(i int, s string) string) {
+		var b strings.Builder
+		for i, cell := range r {
+			pad := widths[i] - utf8.RuneCountInString(cell)
+			if i == len(r)-1 {
+				pad = 0
+			}
+			b.WriteString(style(i, cell))
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", pad+2))
+			}
+		}
+		bw.WriteString(strings.TrimRight(b.String(), " ") + "\n")
+	}
+	line(header, func(_ int, s string) string { return v.paint(ansiBold, s) })
+	for _, r := range rows {
+		line(r, func(i int, s string) string {
+			if i == 1 {
+				return v.paint(statusColors[s], s)
+			}
+			return s
+		})
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,100 @@
+package reconcile
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// markdownView renders for a pull-request comment.
+type markdownView struct{}
+
+var mdEscaper = strings.NewReplacer("|", `\|`, "\r", " ", "\n", " ", "<", "&lt;", ">", "&gt;")
+
+// mdCell makes s safe inside a table cell.
+func mdCell(s string) string { return mdEscaper.Replace(s) }
+
+// mdCode puts s in a code span inside a table cell.
+func mdCode(s string) string {
+	s = strings.NewReplacer("|", `\|`, "\r", " ", "\n", " ").Replace(s)
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// Plan writes a heading, the summary line, a table of changes and the
+// notes, or the fixed NoChanges text.
+func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "### certctl plan")
+	fmt.Fprintln(bw)
+	if !p.HasChanges() {
+		fmt.Fprintln(bw, NoChanges)
+	} else {
+		fmt.Fprintf(bw, "**%s**\n\n", p.Summary.SummaryLine())
+		fmt.Fprintln(bw, "| | Address | Action | Reason |")
+		fmt.Fprintln(bw, "|:-:|---|---|---|")
+		for i := range p.Changes {
+			ch := &p.Changes[i]
+			addr := mdCode(ch.Address)
+			if ch.Target != "" {
+				addr += " → " + mdCode("target."+ch.Target)
+			}
+			reason := mdCell(ch.Reason)
+			for _, d := range ch.Diffs {
+				reason += "<br>" + mdCode(d.Attribute) + ": " + mdCode(d.Before) + " → " + mdCode(d.After)
+				if d.Forces {
+					reason += " (forces replacement)"
+				}
+			}
+			if len(ch.Targets) > 0 {
+				reason += "<br>then deploys to " + mdCell(strings.Join(ch.Targets, ", "))
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", mdCode(ch.Action.Symbol()), addr, ch.Action, reason)
+		}
+	}
+	var wait, agent []Note
+	for _, n := range p.Notes {
+		if n.Kind == NoteAwaitingAgent {
+			agent = append(agent, n)
+		} else {
+			wait = append(wait, n)
+		}
+	}
+	if len(wait) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "**Needs attention** (not retried by this plan):")
+		fmt.Fprintln(bw)
+		for _, n := range wait {
+			fmt.Fprintf(bw, "- %s: %s\n", mdCode(n.Address), mdCell(n.Message))
+		}
+	}
+	if len(agent) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "**Awaiting agents** (apply does not deploy these):")
+		fmt.Fprintln(bw)
+		for _, n := range agent {
+			fmt.Fprintf(bw, "- %s → %s (agent %s)\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent))
+		}
+	}
+	return bw.Flush()
+}
+
+// Show writes the inventory as a table.
+func (markdownView) Show(w io.Writer, certs []CertStatus) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "| Name | Status | Serial | Not after | Renews at | Issuer | Owner | Team |")
+	fmt.Fprintln(bw, "|---|---|---|---|---|---|---|---|")
+	for _, c := range certs {
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			mdCode(c.Name), mdCell(c.Status), mdCell(orDash(c.Serial)), showTime(c.NotAfter), showTime(c.RenewsAt),
+			mdCell(orDash(c.Issuer)), mdCell(orDash(c.Owner)), mdCell(orDash(c.Team)))
+	}
+	return bw.Flush()
+}
