@@ -67,18 +67,18 @@ const MaxHistory = 10
 
 // Version summarises an earlier certificate version.
 type Version struct {
-	Serial      string    `json:"serial"`
-	NotBefore   time.Time `json:"not_before"`
-	NotAfter    time.Time `json:"not_after"`
-	Fingerprint string    `json:"fingerprint"`
-	Digest      string    `json:"digest"`
+	Serial       string    `json:"serial"`
+	NotBefore    time.Time `json:"not_before"`
+	NotAfter     time.Time `json:"not_after"`
+	Fingerprint  string    `json:"fingerprint"`
+	Digest       string    `json:"digest"`
 	SupersededAt time.Time `json:"superseded_at"`
-	Reason      string    `json:"reason"` // "renew", "replace"
+	Reason       string    `json:"reason"` // "renew", "replace"
 }
 
 // Deployment is what a target last received for a certificate.
 type Deployment struct {
-	Fingerprint string    `json:"fingerprint"` // certificate deployed
+	Fingerprint string    `json:"fingerprint"`  // certificate deployed
 	FilesDigest string    `json:"files_digest"` // SHA-256 over the files written
 	DeployedAt  time.Time `json:"deployed_at"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -98,11 +98,18 @@ type Issuer struct {
 // may keep and modify it.
 type Snapshot struct {
 	// Lineage is a random ID fixed when the state was created; Serial
-	// increases with every write. A saved plan records both.
+	// increases with every write transaction that changes certificates or
+	// issuers (notification rows do not count). A saved plan records both.
 	Lineage      string
 	Serial       uint64
 	Certificates map[string]*Certificate
 	Issuers      map[string]*Issuer
+
+	// NotificationCounts counts notification rows by status, every status
+	// present (see NotifyStatuses). DeadNotifications are the dead rows,
+	// oldest first, for the plan's section on rows that need an operator.
+	NotificationCounts map[string]int
+	DeadNotifications  []*Notification
 }
 
 // Store is the state backend. Implementations are safe for concurrent use.
