@@ -68,9 +68,13 @@ type Policy struct {
 	// AllowedKeyAlgorithms defaults to [KeyAlgorithm].
 	AllowedKeyAlgorithms []string
 	Usages               []string // server_auth, client_auth, email_protection
-	AllowedDomains       []string // empty: any
-	NotifyBefore         []time.Duration
-	DeclRange            hcl.Range
+	// AllowedDomains is empty for any name, else normalized patterns:
+	// "example.com" (that name), "*.example.com" (one label below it,
+	// including the wildcard name itself), ".example.com" (any name below
+	// it at any depth, not example.com itself). See normalizeDomainPattern.
+	AllowedDomains []string
+	NotifyBefore   []time.Duration
+	DeclRange      hcl.Range
 }
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
@@ -97,7 +101,7 @@ type Notifier struct {
 	Attrs     map[string]string
 	Headers   map[string]string
 	To        []string
-	Events    []string
+	Events    []string // default: all of Events
 	Retry     Retry
 	Sensitive map[string]bool
 	DeclRange hcl.Range
@@ -137,7 +141,10 @@ type Certificate struct {
 	Label string // block label
 	Key   string // for_each key, "" for a plain block
 
-	CommonName     string
+	// CommonName is a DNS name, normalized like DNSNames, or an IP address
+	// in canonical form.
+	CommonName string
+	// DNSNames are lower-case ASCII (IDNA A-labels), each listed once.
 	DNSNames       []string
 	IPAddresses    []net.IP
 	EmailAddresses []string

@@ -1,0 +1,84 @@
+package spec
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// issuerType is one kind of `issuer "TYPE" "NAME" {}`. Adding a type (acme)
+// is one entry here: its schema and a decode function that fills the
+// Issuer fields of that type.
+type issuerType struct {
+	schema *hcl.BodySchema
+	decode func(b *body, is *Issuer)
+}
+
+var issuerTypes = map[string]issuerType{
+	"local_ca": {
+		schema: &hcl.BodySchema{Attributes: attrs(
+			"common_name", "validity", "key_algorithm", "max_validity", "for_each",
+		)},
+		decode: decodeLocalCA,
+	},
+}
+
+// DefaultCAValidity is the lifetime of a local CA certificate.
+const DefaultCAValidity = 3650 * day
+
+// decodeIssuerBlock decodes `issuer "TYPE" "NAME" {}`. Names are unique
+// across types: issuer.NAME does not say the type.
+func (l *loader) decodeIssuerBlock(blk *hcl.Block) {
+	name, ok := l.checkName(blk)
+	if !ok {
+		return
+	}
+	if prev, dup := l.cfg.Issuers[name]; dup {
+		l.duplicate("issuer", name, prev.DeclRange, blk)
+		return
+	}
+	is := &Issuer{Type: blk.Labels[0], Name: name, DeclRange: blk.DefRange}
+	l.cfg.Issuers[name] = is
+	it, ok := issuerTypes[is.Type]
+	if !ok {
+		l.unsupportedType(blk, "issuer", keys(issuerTypes))
+		return
+	}
+	n := len(l.diags)
+	it.decode(l.body("issuer", l.content(blk, it.schema), l.ctx), is)
+	if l.errorsSince(n) {
+		l.broken["issuer."+name] = true
+	}
+}
+
+// decodeLocalCA fills a local_ca issuer. common_name defaults to
+// "certctl NAME CA"; validity to 3650d; key_algorithm to ecdsa-p256;
+// max_validity (the longest leaf it signs) to validity.
+func decodeLocalCA(b *body, is *Issuer) {
+	is.CommonName = "certctl " + is.Name + " CA"
+	if v, a, ok := b.str("common_name"); ok {
+		if v == "" {
+			b.errorf(a, "Invalid common name", "common_name must not be empty; remove it to use the default %q.", is.CommonName)
+		} else if len(v) > maxCommonNameLength {
+			b.errorf(a, "Common name too long",
+				"The common name is %d bytes long, and X.509 allows at most %d (RFC 5280). Shorten it.", len(v), maxCommonNameLength)
+		} else {
+			is.CommonName = v
+		}
+	}
+	is.Validity = DefaultCAValidity
+	if d, _, ok := b.positiveDuration("validity"); ok {
+		is.Validity = d
+	}
+	is.KeyAlgorithm = KeyAlgorithms[0]
+	if v, _, ok := b.oneOf("key_algorithm", "key algorithm", KeyAlgorithms); ok {
+		is.KeyAlgorithm = v
+	}
+	is.MaxValidity = is.Validity
+	if d, a, ok := b.positiveDuration("max_validity"); ok {
+		is.MaxValidity = d
+		if d > is.Validity {
+			b.errorf(a, "Validity exceeds maximum",
+				"max_validity (%s) is longer than the CA's own validity (%s); a certificate cannot outlive the CA that signed it. Shorten max_validity or lengthen validity.",
+				formatDuration(d), formatDuration(is.Validity))
+		}
+	}
+}

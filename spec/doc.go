@@ -1,0 +1,21 @@
+// Package spec reads a certctl configuration directory into a typed,
+// validated Config. The entry point is Load (LoadWith for a file system other
+// than the OS's, such as a git revision, or for variable overrides):
+//
+//	cfg, parser, diags := spec.Load(dir)
+//	if diags.HasErrors() {
+//		parser.WriteDiagnostics(os.Stderr, diags, color)
+//		return 1
+//	}
+//
+// Every problem is an hcl.Diagnostic whose Subject points at the offending
+// expression, with the file name relative to the directory ("main.hcl"), so
+// the text writer shows file:line:col and the source line.
+//
+// Loading runs in phases: parse every *.hcl and *.hcl.json file (stop on
+// syntax errors); split each file's top level into blocks; evaluate
+// variables and locals; decode the blocks kind by kind in dependency order
+// (notifiers, teams, owners, agents, targets, policies, issuers,
+// certificates), so that every reference is a map lookup into kinds already
+// merged; finally check certificates against their policy and issuer.
+package spec

@@ -1,0 +1,9 @@
+team "platform" {}
+
+owner "alice" {
+  team = team.platform
+}
+
+policy "standard" {}
+
+issuer "local_ca" "internal" {}

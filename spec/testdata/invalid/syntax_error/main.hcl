@@ -1,0 +1,3 @@
+team "platform" {
+  notifiers = [notifier.a notifier.b] # ERROR: Missing item separator
+}
