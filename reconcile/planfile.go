@@ -89,12 +89,16 @@ func ReadPlanFile(path string) (*ActionPlan, error) {
 // CheckFresh returns an error wrapping ErrStalePlan if p was made from
 // another state (lineage), an earlier state (serial) or another
 // configuration (cfgDigest, from ConfigDigest) than snap and cfgDigest.
+// A plan made with no state at all is fresh for a new, unwritten state.
 func (p *ActionPlan) CheckFresh(snap *state.Snapshot, cfgDigest string) error {
 	if snap == nil {
 		snap = &state.Snapshot{}
 	}
+	// A plan made before any state existed applies to a state that was
+	// created since but has seen no write: nothing it assumed has changed.
+	sameLineage := p.Lineage == snap.Lineage || (p.Lineage == "" && p.Serial == 0 && snap.Serial == 0)
 	switch {
-	case p.Lineage != snap.Lineage:
+	case !sameLineage:
 		return fmt.Errorf("%w: it was made for another state (lineage %s, now %s); run certctl plan again", ErrStalePlan, orNone(p.Lineage), orNone(snap.Lineage))
 	case p.Serial != snap.Serial:
 		return fmt.Errorf("%w: the state changed since it was made (serial %d, now %d); run certctl plan again", ErrStalePlan, p.Serial, snap.Serial)

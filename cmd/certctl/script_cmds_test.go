@@ -1,0 +1,72 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/certctl/certctl/pki"
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// scriptCmds are the checks scripts use beyond testscript's built-ins.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// filemode FILE MODE: FILE's permission bits are MODE (octal).
+	"filemode": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: filemode FILE MODE")
+		}
+		want, err := strconv.ParseUint(args[1], 8, 32)
+		ts.Check(err)
+		fi, err := os.Stat(ts.MkAbs(args[0]))
+		ts.Check(err)
+		got := uint64(fi.Mode().Perm())
+		if (got == want) == neg {
+			ts.Fatalf("mode of %s is %o, want %s%o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+	},
+	// x509verify CHAIN LEAF [DNSNAME]: LEAF verifies against the roots in
+	// CHAIN for server auth (and DNSNAME, if given) now.
+	"x509verify": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 || len(args) > 3 {
+			ts.Fatalf("usage: x509verify CHAIN LEAF [DNSNAME]")
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(ts.ReadFile(args[0]))) {
+			ts.Fatalf("no certificates in %s", args[0])
+		}
+		leaf, err := pki.ParseCertificatePEM([]byte(ts.ReadFile(args[1])))
+		ts.Check(err)
+		opts := x509.VerifyOptions{Roots: roots, CurrentTime: time.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		if len(args) == 3 {
+			opts.DNSName = args[2]
+		}
+		_, err = leaf.Verify(opts)
+		if (err == nil) == neg {
+			ts.Fatalf("verifying %s: %v (negated: %v)", args[1], err, neg)
+		}
+	},
+	// jsonschema SCHEMA FILE: FILE is valid JSON under the schema (path
+	// relative to the repository's schemas/ folder).
+	"jsonschema": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: jsonschema SCHEMA FILE")
+		}
+		schemaPath, err := filepath.Abs(filepath.Join("..", "..", "schemas", args[0]))
+		ts.Check(err)
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		sch, err := c.Compile(schemaPath)
+		ts.Check(err)
+		var doc any
+		ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &doc))
+		err = sch.Validate(doc)
+		if (err == nil) == neg {
+			ts.Fatalf("%s against %s: %v (negated: %v)", args[1], args[0], err, neg)
+		}
+	},
+}
