@@ -85,7 +85,7 @@ func Severity(event string, threshold time.Duration) string {
 }
 
 // Event is one notification, in the JSON form the webhook notifier posts
-// (schema: testdata/event.schema.json, to move to schemas/):
+// (schema: schemas/event.schema.json):
 //
 //	{
 //	  "version": 1,

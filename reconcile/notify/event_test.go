@@ -59,11 +59,11 @@ func TestEventValidate(t *testing.T) {
 	}
 }
 
-// compileEventSchema compiles testdata/event.schema.json with format
+// compileEventSchema compiles schemas/event.schema.json with format
 // assertions on (date-time is checked).
 func compileEventSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open("testdata/event.schema.json")
+	f, err := os.Open("../../schemas/event.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestEventJSONMatchesSchema(t *testing.T) {
 
 // The schema documents exactly the fields Event and Certificate marshal.
 func TestSchemaPropertiesMatchStruct(t *testing.T) {
-	raw, err := os.ReadFile("testdata/event.schema.json")
+	raw, err := os.ReadFile("../../schemas/event.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

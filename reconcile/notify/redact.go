@@ -85,12 +85,19 @@ func (r *redactor) addURL(raw string) {
 	}
 }
 
-// addURLPassword registers only the password of a URL that is otherwise not
-// secret.
-func (r *redactor) addURLPassword(raw string) {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			r.add(pw)
+// addURLCredentials registers the parts of a URL that is otherwise not
+// secret which usually are: its password and its query values (?token=…).
+func (r *redactor) addURLCredentials(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return
+	}
+	if pw, ok := u.User.Password(); ok {
+		r.add(pw)
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			r.add(v)
 		}
 	}
 }

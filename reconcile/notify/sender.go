@@ -76,10 +76,11 @@ func Types() []string {
 //
 // Secrets are: the webhook `secret`, the SMTP `password`, the PagerDuty
 // `routing_key`, the Opsgenie `api_key`, Slack and Teams URLs (the URL is
-// the credential), the password of any URL, every attribute in
-// n.Sensitive (read through env() or file()), and the values of headers that
-// are sensitive or whose names look like credentials (Authorization, Cookie,
-// or containing "token", "key", "secret", "auth" or "signature").
+// the credential), the password and query values of any URL, every
+// attribute in n.Sensitive (read through env() or file()), and the values of
+// headers that are sensitive or whose names look like credentials
+// (Authorization, Cookie, or containing "token", "key", "secret", "auth",
+// "password" or "signature").
 func FromSpec(n *spec.Notifier) (Sender, error) {
 	if n == nil {
 		return nil, errors.New("notifier is nil")
@@ -111,8 +112,12 @@ func FromSpec(n *spec.Notifier) (Sender, error) {
 		c.errorf("to is only for email notifiers")
 	}
 	for _, k := range sortedKeys(n.Headers) {
-		if http.CanonicalHeaderKey(k) == "Host" || strings.ContainsAny(k, " :\r\n") {
-			c.errorf("header %q cannot be set", k)
+		ck := http.CanonicalHeaderKey(k)
+		switch {
+		case strings.ContainsAny(k, " :\r\n") || k == "":
+			c.errorf("header %q is not a valid header name", k)
+		case ck == "Host" || ck == "Content-Type" || ck == "Content-Length" || strings.HasPrefix(ck, "X-Certctl-"):
+			c.errorf("header %q is set by certctl and cannot be configured", k)
 		}
 	}
 	if s, ok := n.Attrs["timeout"]; ok {
@@ -184,7 +189,7 @@ func (b *base) collectSecrets(n *spec.Notifier) {
 		case k == "url" && secret:
 			b.red.addURL(v)
 		case k == "url":
-			b.red.addURLPassword(v)
+			b.red.addURLCredentials(v)
 		case secret:
 			b.red.add(v)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/certctl/certctl/spec"
 )
 
-// Headers the webhook notifier sets. They override `headers` of the same
-// name, so a configured header cannot forge a signature.
+// Headers the webhook notifier sets. FromSpec refuses `headers` named
+// X-Certctl-*, so a configured header cannot pose as a signature.
 const (
 	// HeaderSignature is "sha256=" and the lowercase hex HMAC-SHA256 of the
 	// exact request body, keyed with the notifier's `secret`; absent without
