@@ -4,7 +4,7 @@ BIN     ?= bin/certctl
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test bench lint quickstart tools clean
+.PHONY: build test bench lint quickstart acme-example tools clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/certctl
@@ -30,6 +30,10 @@ lint:
 # Runs the quickstart example in a scratch copy, on its embedded defaults.
 quickstart: build
 	@./examples/quickstart/run.sh $(abspath $(BIN))
+
+# Runs examples/acme-pebble against a pebble it starts on loopback.
+acme-example: build tools
+	@./examples/acme-pebble/run.sh $(abspath $(BIN))
 
 clean:
 	rm -rf bin

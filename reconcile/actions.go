@@ -16,6 +16,13 @@ const (
 	ActionUpdate
 	ActionDeploy
 	ActionForget
+	// ActionNotify raises an expiry notice (see expiry.go). It sorts after
+	// a certificate's other changes, so it sees the outcome of a renewal
+	// in the same plan.
+	ActionNotify
+	// ActionRevoke revokes a certificate that left the configuration
+	// with on_remove = "revoke", then forgets it (see acme.go).
+	ActionRevoke
 )
 
 var actionNames = [...]string{
@@ -25,6 +32,8 @@ var actionNames = [...]string{
 	ActionUpdate:  "update",
 	ActionDeploy:  "deploy",
 	ActionForget:  "forget",
+	ActionNotify:  "notify",
+	ActionRevoke:  "revoke",
 }
 
 var actionSymbols = [...]string{
@@ -34,12 +43,14 @@ var actionSymbols = [...]string{
 	ActionUpdate:  "~",
 	ActionDeploy:  ">",
 	ActionForget:  "-",
+	ActionNotify:  "N",
+	ActionRevoke:  "x",
 }
 
 // Actions lists every valid action in summary order.
-var Actions = []Action{ActionCreate, ActionRenew, ActionReplace, ActionUpdate, ActionDeploy, ActionForget}
+var Actions = []Action{ActionCreate, ActionRenew, ActionReplace, ActionUpdate, ActionDeploy, ActionForget, ActionNotify, ActionRevoke}
 
-func (a Action) valid() bool { return a >= ActionCreate && a <= ActionForget }
+func (a Action) valid() bool { return int(a) < len(actionNames) && actionNames[a] != "" }
 
 // String is the action's name: "create", "renew", ...
 func (a Action) String() string {
@@ -49,7 +60,7 @@ func (a Action) String() string {
 	return actionNames[a]
 }
 
-// Symbol is how the text view marks the action: "+", "R", "-/+", "~", ">", "-".
+// Symbol is how the text view marks the action: "+", "R", "-/+", "~", ">", "-", "N", ...
 func (a Action) Symbol() string {
 	if !a.valid() {
 		return "?"
@@ -125,6 +136,12 @@ type Change struct {
 	Prior string `json:"prior_fingerprint,omitempty"`
 	// NotAfter is when the current certificate expires (zero if none).
 	NotAfter time.Time `json:"not_after,omitzero"`
+	// Event, Threshold and Notifiers describe a notify change: the event
+	// ("expiring" or "expired"), the notify_before threshold reached
+	// ("14d"; expiring only) and the notifiers it is routed to.
+	Event     string   `json:"event,omitempty"`
+	Threshold string   `json:"threshold,omitempty"`
+	Notifiers []string `json:"notifiers,omitempty"`
 }
 
 // AttrDiff is one changed attribute; values are rendered for display.
@@ -146,6 +163,10 @@ const (
 	// NoteAwaitingAgent: the target belongs to an agent, which pulls the
 	// certificate itself; apply does not deploy it.
 	NoteAwaitingAgent NoteKind = "awaiting_agent"
+	// NoteRateLimit: an issuer's order budget (rate_limit) does not cover
+	// every order planned for it; apply issues the most urgent and defers
+	// the rest to a later run (see ratelimit.go).
+	NoteRateLimit NoteKind = "rate_limit"
 )
 
 // Note is something a plan reports that is not a change.
@@ -168,6 +189,8 @@ type Summary struct {
 	Update  int `json:"update"`
 	Deploy  int `json:"deploy"`
 	Forget  int `json:"forget"`
+	Notify  int `json:"notify"`
+	Revoke  int `json:"revoke,omitempty"`
 }
 
 func (s *Summary) add(a Action) {
@@ -184,12 +207,16 @@ func (s *Summary) add(a Action) {
 		s.Deploy++
 	case ActionForget:
 		s.Forget++
+	case ActionNotify:
+		s.Notify++
+	case ActionRevoke:
+		s.Revoke++
 	}
 }
 
 // Total is the number of changes.
 func (s Summary) Total() int {
-	return s.Create + s.Renew + s.Replace + s.Update + s.Deploy + s.Forget
+	return s.Create + s.Renew + s.Replace + s.Update + s.Deploy + s.Forget + s.Notify + s.Revoke
 }
 
 // ActionPlan is the result of Plan: what Apply will do.
@@ -206,7 +233,13 @@ type ActionPlan struct {
 	// Notes are sorted by address, then target.
 	Notes   []Note
 	Summary Summary
+	// Notifications is the queue of notification rows as the snapshot
+	// had it: the dead rows an operator must requeue, and how many wait.
+	// It is information, not a change (see queue.go).
+	Notifications QueueStatus
 }
 
-// HasChanges reports whether applying the plan would do anything.
+// HasChanges reports whether applying the plan would do anything. Notify
+// changes count; notification rows that are dead or wait for a retry do
+// not (apply delivers the waiting ones anyway).
 func (p *ActionPlan) HasChanges() bool { return len(p.Changes) > 0 }

@@ -47,6 +47,14 @@ type Deps struct {
 	// Exec runs validate and reload commands; ShellExec(DefaultExecTimeout)
 	// if nil.
 	Exec ExecFunc
+	// Notifications, if set, receives the rows of every event Apply
+	// raises (see events.go), written before Apply returns; Deliver sends
+	// them. Without it no event is recorded and notify changes fail.
+	Notifications state.Notifications
+	// ACME builds and caches the ACME issuers (see ACMEPool); Apply makes
+	// its own when nil. Passing the pool RefreshRenewalInfo used saves
+	// connecting twice.
+	ACME *ACMEPool
 }
 
 // Result is what Apply did. A change counts under its action when it
@@ -54,8 +62,21 @@ type Deps struct {
 // whose certificate was committed but whose deploy failed counts in both.
 type Result struct {
 	Created, Renewed, Replaced, Updated, Deployed, Forgotten, Failed int
+	// Notified counts the expiry notices raised (a notify change whose
+	// certificate was renewed first raises none).
+	Notified int
+	// Revoked counts certificates revoked (on_remove = "revoke") and
+	// removed from the state.
+	Revoked int
+	// Deferred lists, sorted, the addresses of issuing changes left for a
+	// later run because their issuer's rate_limit was spent (see
+	// ratelimit.go). They are neither done nor failed.
+	Deferred []string
 	// Errors holds one entry per failed change, sorted by address.
 	Errors []*ChangeError
+	// Delivery is the delivery sweep that followed, if the caller ran one
+	// (see Deliver); the views show it after the changes.
+	Delivery *DeliveryResult
 }
 
 // ChangeError is the failure of one change.
@@ -109,6 +130,9 @@ func Apply(ctx context.Context, p *ActionPlan, cfg *spec.Config, deps Deps) (*Re
 	if a.deps.Exec == nil {
 		a.deps.Exec = ShellExec(DefaultExecTimeout)
 	}
+	if a.deps.ACME == nil {
+		a.deps.ACME = NewACMEPool(cfg, deps.Store)
+	}
 	workers := cmp.Or(max(deps.Parallelism, 0), DefaultParallelism)
 
 	// Issuers first: the certificates below may need them. The changes
@@ -128,6 +152,7 @@ func Apply(ctx context.Context, p *ActionPlan, cfg *spec.Config, deps Deps) (*Re
 			units = append(units, []Change{ch})
 		}
 	}
+	units = a.spread(units) // rate limits: ratelimit.go
 
 	work := make(chan []Change)
 	var wg sync.WaitGroup
@@ -186,6 +211,8 @@ func (a *applier) done(ch Change, err error, alsoFailed ...error) {
 			a.res.Deployed++
 		case ActionForget:
 			a.res.Forgotten++
+		case ActionRevoke:
+			a.res.Revoked++
 		}
 		err = errors.Join(alsoFailed...)
 	}
@@ -207,6 +234,9 @@ func (a *applier) applyIssuer(ctx context.Context, ch Change) (err error) {
 			a.mu.Unlock()
 		}
 	}()
+	if is := a.cfg.Issuers[ch.Name]; is != nil && is.Type == spec.IssuerTypeACME {
+		return a.applyACMEIssuer(ctx, ch, is) // acme.go
+	}
 	verb := map[Action]string{ActionCreate: "creating", ActionReplace: "replacing"}[ch.Action]
 	if verb == "" {
 		return fmt.Errorf("%s: action %s is not supported for issuers", ch.Address, ch.Action)
@@ -246,11 +276,15 @@ func (a *applier) applyIssuer(ctx context.Context, ch Change) (err error) {
 	return nil
 }
 
-// issuer returns the Issuer for a config issuer name: deps.Issuers, a local
-// CA created in this apply, or a local CA loaded from the state.
-func (a *applier) issuer(name string) (Issuer, error) {
+// issuer returns the Issuer for a config issuer name: deps.Issuers, an
+// ACME issuer (see acmeIssuer), a local CA created in this apply, or a
+// local CA loaded from the state.
+func (a *applier) issuer(ctx context.Context, name string) (Issuer, error) {
 	if is, ok := a.deps.Issuers[name]; ok {
 		return is, nil
+	}
+	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeACME && is.ACME != nil {
+		return a.acmeIssuer(ctx, name)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -296,22 +330,48 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, fmt.Errorf("%s: %w", ch.Address, err))
 			continue
 		}
-		if fp := fingerprint(rec); fp != ch.Prior && !(ch.Action == ActionForget && rec == nil) {
+		// A notify change checks its own version: after a renewal in
+		// this unit it is moot, not stale (see notice).
+		if fp := fingerprint(rec); fp != ch.Prior && !(ch.Action == ActionForget && rec == nil) && ch.Action != ActionNotify {
 			a.done(ch, fmt.Errorf("%s %s: %w", ch.Action, ch.Address, ErrStale))
 			continue
 		}
 		switch ch.Action {
 		case ActionCreate, ActionRenew, ActionReplace:
 			var err, deployErr error
+			before := rec
 			rec, deployErr, err = a.issue(ctx, ch, rec)
+			evErr := a.issueEvents(ctx, ch, before, rec, err)
+			if err != nil {
+				err = errors.Join(err, evErr)
+			} else {
+				deployErr = errors.Join(deployErr, evErr)
+			}
 			a.done(ch, err, deployErr)
 		case ActionUpdate:
 			a.done(ch, a.update(ctx, ch, rec))
 		case ActionDeploy:
-			a.done(ch, a.deploy(ctx, ch, rec))
+			var prevErr string
+			if rec != nil {
+				prevErr = rec.Deployments[ch.Target].LastError
+			}
+			err := a.deploy(ctx, ch, rec)
+			if evErr := a.deployEvent(ctx, ch.Name, rec, ch.Target, prevErr); err != nil {
+				a.done(ch, errors.Join(err, evErr))
+			} else {
+				a.done(ch, nil, evErr)
+			}
+		case ActionNotify:
+			a.done(ch, a.notice(ctx, ch, rec))
 		case ActionForget:
 			a.done(ch, a.forget(ctx, ch, rec))
 			rec = nil
+		case ActionRevoke:
+			evErr, err := a.revoke(ctx, ch, rec) // acme.go
+			a.done(ch, err, evErr)
+			if err == nil {
+				rec = nil
+			}
 		default:
 			a.done(ch, fmt.Errorf("%s: unknown action %s", ch.Address, ch.Action))
 		}
@@ -336,10 +396,15 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	if c == nil {
 		return rec, nil, fmt.Errorf("%s %s: not in the configuration", verb, ch.Address)
 	}
-	iss, err := a.issuer(c.Issuer)
+	iss, err := a.issuer(ctx, c.Issuer)
 	if err != nil {
+		err = fmt.Errorf("%s %s: %w", verb, ch.Address, err)
+		if errors.Is(err, errIssuerUnavailable) && ctx.Err() == nil {
+			// The CA did not answer: a failed attempt, backed off.
+			return a.recordFailure(ctx, c, rec, err, a.deps.Now()), nil, err
+		}
 		// Not this certificate's fault: leave its record alone.
-		return rec, nil, fmt.Errorf("%s %s: %w", verb, ch.Address, err)
+		return rec, nil, err
 	}
 	now := a.deps.Now()
 	next, keyPEM, err := a.sign(ctx, c, rec, iss, now)
@@ -356,6 +421,7 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		next.History = append(next.History, state.Version{
 			Serial: rec.Serial, NotBefore: rec.NotBefore, NotAfter: rec.NotAfter,
 			Fingerprint: rec.Fingerprint, Digest: rec.Digest, SupersededAt: now, Reason: ch.Action.String(),
+			Issuer: rec.Issuer, IssuedAt: rec.IssuedAt,
 		})
 		if n := len(next.History); n > state.MaxHistory {
 			next.History = slices.Clone(next.History[n-state.MaxHistory:])
@@ -366,12 +432,15 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
 		return rec, nil, fmt.Errorf("%s %s: committing: %w", verb, ch.Address, err)
 	}
+	// The CA's renewal window (ARI) for the new certificate, committed
+	// with the deployments below.
+	gotARI := a.fetchRenewalInfo(ctx, iss, next) // acme.go
 	var derrs []error
 	for _, tname := range ch.Targets {
 		derrs = append(derrs, a.deployTo(ctx, c, next, tname, keyPEM))
 	}
 	derr := errors.Join(derrs...)
-	if len(ch.Targets) > 0 {
+	if len(ch.Targets) > 0 || gotARI {
 		if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
 			derr = errors.Join(derr, fmt.Errorf("recording deployments of %s: %w", ch.Address, err))
 		}
@@ -440,6 +509,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.NextAttemptAt = time.Time{}
 	next.IssuedAt = now
 	next.UpdatedAt = now
+	// A renewal window belongs to the certificate it was asked for.
+	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
 	return next, keyPEM, nil
 }
 
@@ -447,6 +518,7 @@ func setMeta(rec *state.Certificate, c *spec.Certificate) {
 	rec.Owner = c.Owner
 	rec.Team = c.Team
 	rec.Labels = maps.Clone(c.Labels)
+	rec.OnRemove = c.OnRemove
 }
 
 // recordFailure marks the certificate failed, keeping its current
@@ -464,7 +536,7 @@ func (a *applier) recordFailure(ctx context.Context, c *spec.Certificate, rec *s
 	next.LastError = cause.Error()
 	next.FailedAt = now
 	next.Failures++
-	next.NextAttemptAt = now.Add(Backoff(next.Failures))
+	next.NextAttemptAt = now.Add(a.failureBackoff(c, next.Failures, cause)) // acme.go
 	next.UpdatedAt = now
 	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
 		return rec
@@ -565,7 +637,20 @@ func cloneRecord(rec *state.Certificate) *state.Certificate {
 }
 
 // String is the one-line summary an apply ends with.
+// Expiry notices are counted only when there were some, so that the line
+// of an apply without them stays as it always was.
 func (r *Result) String() string {
-	return fmt.Sprintf("Apply complete: %d created, %d renewed, %d replaced, %d updated, %d deployed, %d forgotten, %d failed.",
-		r.Created, r.Renewed, r.Replaced, r.Updated, r.Deployed, r.Forgotten, r.Failed)
+	notified := ""
+	if r.Notified > 0 {
+		notified = fmt.Sprintf(" %d notified,", r.Notified)
+	}
+	if r.Revoked > 0 { // likewise
+		notified += fmt.Sprintf(" %d revoked,", r.Revoked)
+	}
+	deferred := ""
+	if len(r.Deferred) > 0 {
+		deferred = fmt.Sprintf(", %d deferred by rate limits", len(r.Deferred))
+	}
+	return fmt.Sprintf("Apply complete: %d created, %d renewed, %d replaced, %d updated, %d deployed, %d forgotten,%s %d failed%s.",
+		r.Created, r.Renewed, r.Replaced, r.Updated, r.Deployed, r.Forgotten, notified, r.Failed, deferred)
 }

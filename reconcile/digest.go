@@ -227,6 +227,7 @@ func ConfigDigest(cfg *spec.Config) string {
 			c.Notifiers[k] = maskNotifier(n)
 		}
 	}
+	c.Issuers = maskIssuers(cfg.Issuers) // acme secrets: acme.go
 	d.value(reflect.ValueOf(&c).Elem())
 	d.u64(uint64(len(cfg.Certificates)))
 	for _, name := range slices.Sorted(maps.Keys(cfg.Certificates)) {

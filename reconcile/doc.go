@@ -17,6 +17,11 @@
 //     committed to the state store before it is deployed. A failure is
 //     retried after Backoff; NewApplyView and Result.String report it.
 //   - Inventory and NewShowView list certificates for `certctl show`.
+//   - Notifications: Apply writes a durable row per routed notifier for each
+//     event (events.go; expiry notices are notify changes, expiry.go);
+//     Deliver runs the delivery sweep with retries, dead letters and drops
+//     (deliver.go); the plan's QueueStatus lists dead rows with their
+//     requeue command (queue.go); Status counts for `certctl status`.
 //
 // Action symbols, as the text view prints them (the JSON names the action):
 //
@@ -26,7 +31,16 @@
 //	update   "~"    owner, team or labels changed; no new certificate
 //	deploy   ">"    a target lacks the current certificate, or its files drifted
 //	forget   "-"    in the state but no longer in the configuration (not revoked)
+//	notify   "N"    an expiry notice is due (a notify_before threshold, or expired)
+//	revoke   "x"    removed with on_remove = "revoke": revoked at its ACME CA, then forgotten
 //
 // Notes that are not changes: "!" a failed issuance waiting for its backoff,
-// "@" a target that its agent deploys when it pulls.
+// "@" a target that its agent deploys when it pulls, "%" an ACME issuer
+// whose rate_limit does not cover its planned orders.
+//
+// ACME issuers (acme.go): accounts live in the state and are planned like
+// issuers; RefreshRenewalInfo records the CA's renewal windows (ARI) before
+// planning, so Plan stays pure; renewal times get a per-certificate jitter
+// (jitter.go); rate limits defer work (ratelimit.go); PlanRenew serves
+// `certctl renew`.
 package reconcile

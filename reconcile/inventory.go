@@ -38,6 +38,11 @@ type CertStatus struct {
 	Team          string    `json:"team,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+
+	// RenewalWindowStart and RenewalWindowEnd are the window the ACME CA
+	// suggested (ARI) when RenewsAt comes from it.
+	RenewalWindowStart time.Time `json:"renewal_window_start,omitzero"`
+	RenewalWindowEnd   time.Time `json:"renewal_window_end,omitzero"`
 }
 
 // Inventory lists every certificate of cfg and snap, sorted by name, with
@@ -76,7 +81,11 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 		if c != nil {
 			s.Issuer, s.Owner, s.Team = c.Issuer, c.Owner, c.Team
 			if hasCert {
-				s.RenewsAt = RenewsAt(rec.NotBefore, rec.NotAfter, cfg.Policies[c.Policy])
+				due := renewalOf(cfg, c, rec) // ARI window or policy: jitter.go
+				s.RenewsAt = due.At
+				if due.ARI {
+					s.RenewalWindowStart, s.RenewalWindowEnd = due.Start, due.End
+				}
 			}
 		}
 		switch {

@@ -31,6 +31,12 @@ type Observed map[string]map[string]string
 // state) and obs may be nil (no drift checks). cfg must be a validated
 // configuration: references it makes are assumed to resolve.
 func Plan(cfg *spec.Config, snap *state.Snapshot, obs Observed, now time.Time) *ActionPlan {
+	return plan(cfg, snap, obs, now, "")
+}
+
+// plan is Plan; force names a certificate whose renewal is forced (see
+// PlanRenew), "" for none.
+func plan(cfg *spec.Config, snap *state.Snapshot, obs Observed, now time.Time, force string) *ActionPlan {
 	if snap == nil {
 		snap = &state.Snapshot{}
 	}
@@ -40,10 +46,12 @@ func Plan(cfg *spec.Config, snap *state.Snapshot, obs Observed, now time.Time) *
 		ConfigDigest: ConfigDigest(cfg),
 		CreatedAt:    now,
 	}
-	pl := planner{cfg: cfg, snap: snap, obs: obs, now: now, p: p}
+	pl := planner{cfg: cfg, snap: snap, obs: obs, now: now, p: p, force: force}
 	pl.issuers()
 	pl.certificates()
 	pl.forgotten()
+	pl.rateLimits()
+	p.Notifications = queueStatus(snap)
 
 	slices.SortFunc(p.Changes, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Address, b.Address), cmp.Compare(a.Action, b.Action), strings.Compare(a.Target, b.Target))
@@ -69,6 +77,8 @@ type planner struct {
 	// inState counts the configured certificates found in the state:
 	// when it is all of them, nothing is to be forgotten.
 	inState int
+	// force is the certificate whose renewal `certctl renew` forces.
+	force string
 }
 
 // CertAddress is the address of a certificate: "certificate.www".
@@ -80,6 +90,10 @@ func IssuerAddress(name string) string { return "issuer." + name }
 func (pl *planner) issuers() {
 	for _, name := range slices.Sorted(maps.Keys(pl.cfg.Issuers)) {
 		is := pl.cfg.Issuers[name]
+		if is.Type == spec.IssuerTypeACME {
+			pl.acmeIssuer(is) // acme.go
+			continue
+		}
 		if is.Type != IssuerTypeLocalCA {
 			continue
 		}
@@ -202,17 +216,22 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 			issue.Reason = "expired at " + ts(rec.NotAfter)
 			break
 		}
-		renewsAt := RenewsAt(rec.NotBefore, rec.NotAfter, pl.cfg.Policies[c.Policy])
-		if !pl.now.Before(renewsAt) {
+		// The CA's ARI window, or the policy's time (see jitter.go).
+		if due := renewalOf(pl.cfg, c, rec); !pl.now.Before(due.At) {
 			issue.Action = ActionRenew
-			issue.Reason = "renewal window reached (renews at " + ts(renewsAt) + ", expires " + ts(rec.NotAfter) + ")"
+			issue.Reason = due.reason(rec.NotAfter)
 		}
+	}
+	forced := pl.force != "" && pl.force == c.Name
+	if forced && issue.Action == 0 {
+		issue.Action = ActionRenew
+		issue.Reason = "forced by certctl renew (due at " + ts(renewalOf(pl.cfg, c, rec).At) + ")"
 	}
 
 	// A failed attempt waits for its backoff; after it, the retry says
 	// what failed last time.
 	if issue.Action != 0 && rec != nil && rec.Status == state.StatusFailed {
-		if pl.now.Before(rec.NextAttemptAt) {
+		if pl.now.Before(rec.NextAttemptAt) && !forced {
 			pl.p.Notes = append(pl.p.Notes, Note{
 				Address: addr(),
 				Kind:    NoteRetryWait,
@@ -298,6 +317,7 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		slices.Sort(issue.Targets)
 		pl.p.Changes = append(pl.p.Changes, issue)
 	}
+	pl.notice(c, rec, addr, issue.Action)
 }
 
 // metaDiffs lists owner, team and labels that differ between c and rec,
@@ -312,6 +332,9 @@ func metaDiffs(c *spec.Certificate, rec *state.Certificate) []AttrDiff {
 	}
 	if c.Team != rec.Team {
 		diffs = append(diffs, AttrDiff{Attribute: "team", Before: quote(rec.Team), After: quote(c.Team)})
+	}
+	if before, after := cmp.Or(rec.OnRemove, "forget"), cmp.Or(c.OnRemove, "forget"); before != after {
+		diffs = append(diffs, AttrDiff{Attribute: "on_remove", Before: quote(before), After: quote(after)})
 	}
 	if !maps.Equal(c.Labels, rec.Labels) {
 		keys := slices.Collect(maps.Keys(c.Labels))
@@ -349,11 +372,13 @@ func (pl *planner) forgotten() {
 			continue
 		}
 		rec := pl.snap.Certificates[name]
-		pl.p.Changes = append(pl.p.Changes, Change{
+		ch := Change{
 			Address: CertAddress(name), Kind: KindCertificate, Name: name, Action: ActionForget,
 			Reason: "not in the configuration: removed from the state, not revoked",
 			Prior:  rec.Fingerprint, NotAfter: rec.NotAfter,
-		})
+		}
+		pl.removal(&ch, rec) // on_remove = "revoke": acme.go
+		pl.p.Changes = append(pl.p.Changes, ch)
 	}
 }
 

@@ -35,6 +35,9 @@ func DecodePlan(r io.Reader) (*ActionPlan, error) {
 		Lineage: d.Lineage, Serial: d.Serial, ConfigDigest: d.ConfigDigest, CreatedAt: d.CreatedAt,
 		Changes: d.Changes, Notes: d.Notes,
 	}
+	if d.Notifications != nil {
+		p.Notifications = *d.Notifications
+	}
 	for i := range p.Changes {
 		ch := &p.Changes[i]
 		if !ch.Action.valid() || ch.Address == "" || ch.Name == "" {

@@ -19,6 +19,10 @@ type planDoc struct {
 	Changes       []Change  `json:"changes"`
 	Notes         []Note    `json:"notes"`
 	Summary       Summary   `json:"summary"`
+
+	// Notifications is the queue section (see QueueStatus); a saved plan
+	// carries it for information only.
+	Notifications *QueueStatus `json:"notifications,omitempty"`
 }
 
 func newPlanDoc(p *ActionPlan) *planDoc {
@@ -31,6 +35,10 @@ func newPlanDoc(p *ActionPlan) *planDoc {
 		Changes:       p.Changes,
 		Notes:         p.Notes,
 		Summary:       p.Summary,
+		Notifications: &QueueStatus{Dead: p.Notifications.Dead, WaitingRetry: p.Notifications.WaitingRetry, Pending: p.Notifications.Pending},
+	}
+	if d.Notifications.Dead == nil {
+		d.Notifications.Dead = []DeadNotification{}
 	}
 	if d.Changes == nil {
 		d.Changes = []Change{}
@@ -74,7 +82,13 @@ type applyDoc struct {
 	Deployed      int          `json:"deployed"`
 	Forgotten     int          `json:"forgotten"`
 	Failed        int          `json:"failed"`
+	Notified      int          `json:"notified"`
+	Revoked       int          `json:"revoked,omitempty"`
+	Deferred      []string     `json:"deferred,omitempty"`
 	Errors        []applyError `json:"errors"`
+
+	// Delivery is the delivery sweep that followed the changes.
+	Delivery *deliveryDoc `json:"notifications,omitempty"`
 }
 
 type applyError struct {
@@ -90,7 +104,10 @@ func (jsonView) Result(w io.Writer, r *Result) error {
 		FormatVersion: FormatVersion,
 		Created:       r.Created, Renewed: r.Renewed, Replaced: r.Replaced, Updated: r.Updated,
 		Deployed: r.Deployed, Forgotten: r.Forgotten, Failed: r.Failed,
-		Errors: []applyError{},
+		Notified: r.Notified,
+		Revoked:  r.Revoked, Deferred: r.Deferred,
+		Errors:   []applyError{},
+		Delivery: newDeliveryDoc(r.Delivery),
 	}
 	for _, e := range r.Errors {
 		d.Errors = append(d.Errors, applyError{Address: e.Address, Action: e.Action, Target: e.Target, Error: e.Error()})

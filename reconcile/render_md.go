@@ -56,15 +56,29 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 			if len(ch.Targets) > 0 {
 				reason += "<br>then deploys to " + mdCell(strings.Join(ch.Targets, ", "))
 			}
+			if len(ch.Notifiers) > 0 {
+				reason += "<br>sends " + mdCell(ch.Event) + " to " + mdCell(notifierList(ch.Notifiers))
+			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", mdCode(ch.Action.Symbol()), addr, ch.Action, reason)
 		}
 	}
-	var wait, agent []Note
+	var wait, agent, limited []Note
 	for _, n := range p.Notes {
-		if n.Kind == NoteAwaitingAgent {
+		switch n.Kind {
+		case NoteAwaitingAgent:
 			agent = append(agent, n)
-		} else {
+		case NoteRateLimit:
+			limited = append(limited, n)
+		default:
 			wait = append(wait, n)
+		}
+	}
+	if len(limited) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "**Rate limits** (apply defers the excess to a later run):")
+		fmt.Fprintln(bw)
+		for _, n := range limited {
+			fmt.Fprintf(bw, "- %s: %s\n", mdCode(n.Address), mdCell(n.Message))
 		}
 	}
 	if len(wait) > 0 {
@@ -83,6 +97,7 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 			fmt.Fprintf(bw, "- %s → %s (agent %s)\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent))
 		}
 	}
+	markdownQueue(bw, &p.Notifications)
 	return bw.Flush()
 }
 

@@ -63,6 +63,7 @@ func richPlan(t *testing.T) (*spec.Config, *state.Snapshot, *ActionPlan) {
 	}
 	snap.Certificates["flaky"] = &state.Certificate{Name: "flaky", Status: state.StatusFailed, Owner: "alice", Team: "platform", Issuer: "internal",
 		LastError: "issuing certificate.flaky: CA unreachable", Failures: 3, FailedAt: t0.Add(-time.Hour), NextAttemptAt: t0.Add(40 * time.Minute)}
+	addNotifications(cfg, snap)
 	return cfg, snap, Plan(cfg, snap, obs, t0)
 }
 
@@ -77,7 +78,7 @@ func render(t *testing.T, f func(*bytes.Buffer) error) []byte {
 
 func TestPlanViewsGolden(t *testing.T) {
 	_, _, p := richPlan(t)
-	if p.Summary != (Summary{Create: 2, Renew: 1, Replace: 1, Update: 1, Deploy: 1, Forget: 1}) {
+	if p.Summary != (Summary{Create: 2, Renew: 1, Replace: 1, Update: 1, Deploy: 1, Forget: 1, Notify: 1}) {
 		t.Fatalf("richPlan summary = %+v; the golden plan should have every action", p.Summary)
 	}
 	cfg := testConfig("/srv/certctl")
@@ -168,6 +169,7 @@ func TestApplyViewGolden(t *testing.T) {
 	r := &Result{Created: 3, Deployed: 1, Failed: 1, Errors: []*ChangeError{{
 		Address: "certificate.bad", Action: ActionCreate, Err: errorString("issuing certificate.bad: CA said no\nsecond line"),
 	}}}
+	r.Delivery = testDelivery()
 	golden(t, "apply.txt.golden", render(t, func(b *bytes.Buffer) error { return NewApplyView(ViewOptions{}).Result(b, r) }))
 	golden(t, "apply.json.golden", render(t, func(b *bytes.Buffer) error { return NewApplyView(ViewOptions{Format: FormatJSON}).Result(b, r) }))
 	want := "Apply complete: 3 created, 0 renewed, 0 replaced, 0 updated, 1 deployed, 0 forgotten, 1 failed."

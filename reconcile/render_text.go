@@ -29,6 +29,8 @@ var actionColors = [...]string{
 	ActionUpdate:  ansiYellow,
 	ActionDeploy:  ansiBlue,
 	ActionForget:  ansiRed,
+	ActionNotify:  ansiMagenta,
+	ActionRevoke:  ansiRed,
 }
 
 type textView struct{ color bool }
@@ -42,9 +44,18 @@ func (v textView) paint(style, s string) string {
 
 // SummaryLine is the plan's fixed summary:
 // "Plan: 3 to create, 0 to renew, 0 to replace, 0 to update, 1 to deploy, 0 to forget."
+// Notify changes are counted only when there are some (", 1 to notify"),
+// so that the line of a plan without them stays as it always was.
 func (s Summary) SummaryLine() string {
-	return fmt.Sprintf("Plan: %d to create, %d to renew, %d to replace, %d to update, %d to deploy, %d to forget.",
-		s.Create, s.Renew, s.Replace, s.Update, s.Deploy, s.Forget)
+	notify := ""
+	if s.Notify > 0 {
+		notify = fmt.Sprintf(", %d to notify", s.Notify)
+	}
+	if s.Revoke > 0 { // likewise
+		notify += fmt.Sprintf(", %d to revoke", s.Revoke)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to renew, %d to replace, %d to update, %d to deploy, %d to forget%s.",
+		s.Create, s.Renew, s.Replace, s.Update, s.Deploy, s.Forget, notify)
 }
 
 // Plan writes the plan for a terminal: a legend of the symbols used, one
@@ -77,6 +88,7 @@ func (v textView) Plan(w io.Writer, p *ActionPlan) error {
 	} else {
 		fmt.Fprintln(bw, v.paint(ansiGreen, NoChanges))
 	}
+	v.queue(bw, &p.Notifications)
 	return bw.Flush()
 }
 
@@ -97,16 +109,30 @@ func (v textView) change(w io.Writer, ch *Change) {
 	if len(ch.Targets) > 0 {
 		fmt.Fprintf(w, "        then deploys to: %s\n", strings.Join(ch.Targets, ", "))
 	}
+	if len(ch.Notifiers) > 0 {
+		fmt.Fprintf(w, "        sends %s to: %s\n", ch.Event, notifierList(ch.Notifiers))
+	}
 }
 
 func (v textView) notes(w io.Writer, notes []Note) {
-	var wait, agent []Note
+	var wait, agent, limited []Note
 	for _, n := range notes {
-		if n.Kind == NoteAwaitingAgent {
+		switch n.Kind {
+		case NoteAwaitingAgent:
 			agent = append(agent, n)
-		} else {
+		case NoteRateLimit:
+			limited = append(limited, n)
+		default:
 			wait = append(wait, n)
 		}
+	}
+	if len(limited) > 0 {
+		fmt.Fprintln(w, v.paint(ansiBold, "Rate limits (apply defers the excess to a later run):"))
+		for _, n := range limited {
+			fmt.Fprintf(w, "  %s %s\n", v.paint(ansiYellow, "%"), v.paint(ansiBold, n.Address))
+			fmt.Fprintf(w, "      %s\n", oneLine(n.Message))
+		}
+		fmt.Fprintln(w)
 	}
 	if len(wait) > 0 {
 		fmt.Fprintln(w, v.paint(ansiBold, "Needs attention (not retried by this plan):"))
@@ -140,10 +166,15 @@ func (v textView) Result(w io.Writer, r *Result) error {
 	for _, e := range r.Errors {
 		fmt.Fprintf(bw, "%s %s\n", v.paint(ansiRed, "Error:"), oneLine(e.Error()))
 	}
+	if len(r.Deferred) > 0 {
+		fmt.Fprintf(bw, "%s %s (an issuer's rate_limit is spent; a later apply issues them)\n",
+			v.paint(ansiYellow, "Deferred:"), strings.Join(r.Deferred, ", "))
+	}
 	style := ansiGreen
 	if r.Failed > 0 {
 		style = ansiRed
 	}
 	fmt.Fprintln(bw, v.paint(ansiBold+style, r.String()))
+	v.delivery(bw, r.Delivery)
 	return bw.Flush()
 }

@@ -21,7 +21,9 @@ type body struct {
 	diags *hcl.Diagnostics
 	ctx   *hcl.EvalContext
 	attrs hcl.Attributes
-	kind  string // block type, for messages
+	// blocks are the nested blocks the schema allowed (acme's http01, …).
+	blocks hcl.Blocks
+	kind   string // block type, for messages
 	// secretsOK allows sensitive values (notifier and agent credentials);
 	// elsewhere they are an error, because the values of other blocks are
 	// shown in plans and diffs.
@@ -52,7 +54,7 @@ func (b *body) isRequired(name string) bool {
 }
 
 func (l *loader) body(kind string, content *hcl.BodyContent, ctx *hcl.EvalContext) *body {
-	return &body{l: l, diags: &l.diags, ctx: ctx, attrs: content.Attributes, kind: kind}
+	return &body{l: l, diags: &l.diags, ctx: ctx, attrs: content.Attributes, blocks: content.Blocks, kind: kind}
 }
 
 // errorf records an error about attribute a, pointing at its expression.

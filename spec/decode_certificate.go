@@ -216,7 +216,16 @@ func (l *loader) decodeCertificate(b *body, c *Certificate, refs *certRefs) {
 			keyAlgorithm: kaAttr, validity: valAttr, policyRef: b.attrs["policy"],
 		})
 	}
-	if iss != nil && c.Validity > iss.MaxValidity {
+	if iss != nil && iss.Type == IssuerTypeACME && c.KeyAlgorithm == "ed25519" {
+		subject := kaAttr
+		if subject == nil {
+			subject = b.attrs["issuer"]
+		}
+		b.errorf(subject, "Key algorithm not supported by issuer",
+			"ACME CAs do not issue for ed25519 keys, and issuer.%s is an ACME issuer. Use ecdsa-p256, ecdsa-p384 or an RSA key.", iss.Name)
+	}
+	// An ACME CA decides the validity itself: MaxValidity 0 is no bound.
+	if iss != nil && iss.MaxValidity > 0 && c.Validity > iss.MaxValidity {
 		subject, from := valAttr, "Its validity"
 		if subject == nil {
 			subject, from = b.attrs["issuer"], "The validity it gets from policy."+c.Policy

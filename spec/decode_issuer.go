@@ -19,6 +19,7 @@ var issuerTypes = map[string]issuerType{
 		)},
 		decode: decodeLocalCA,
 	},
+	IssuerTypeACME: {schema: acmeSchema, decode: decodeACME},
 }
 
 // DefaultCAValidity is the lifetime of a local CA certificate.

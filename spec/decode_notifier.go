@@ -2,7 +2,9 @@ package spec
 
 import (
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -28,13 +30,31 @@ type notifierType struct {
 	to      bool // email recipients; required when set
 }
 
+// The attributes are those reconcile/notify delivers with (its FromSpec
+// refuses any other); a test there keeps the two lists equal.
 var notifierTypes = map[string]notifierType{
-	"webhook":   {attrs: []string{"url!", "method", "secret", "timeout"}, headers: true},
-	"slack":     {attrs: []string{"url!", "channel", "username", "timeout"}},
-	"teams":     {attrs: []string{"url!", "timeout"}},
-	"email":     {attrs: []string{"host!", "port", "from!", "username", "password", "tls", "subject_prefix", "timeout"}, to: true},
-	"pagerduty": {attrs: []string{"routing_key!", "severity", "url", "timeout"}},
-	"opsgenie":  {attrs: []string{"api_key!", "priority", "url", "timeout"}},
+	"webhook":   {attrs: []string{"url!", "secret", "timeout", "ca_bundle"}, headers: true},
+	"slack":     {attrs: []string{"url!", "timeout", "ca_bundle"}},
+	"teams":     {attrs: []string{"url!", "timeout", "ca_bundle"}},
+	"email":     {attrs: []string{"host!", "port", "from!", "username", "password", "tls", "helo", "timeout", "ca_bundle"}, to: true},
+	"pagerduty": {attrs: []string{"routing_key!", "url", "source", "timeout", "ca_bundle"}},
+	"opsgenie":  {attrs: []string{"api_key!", "url", "timeout", "ca_bundle"}},
+}
+
+// NotifierAttributes returns the string attributes a notifier type takes
+// (besides events, headers, to and the retry block), sorted; nil for an
+// unknown type.
+func NotifierAttributes(typ string) []string {
+	nt, ok := notifierTypes[typ]
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(nt.attrs))
+	for i, a := range nt.attrs {
+		out[i] = strings.TrimSuffix(a, "!")
+	}
+	sort.Strings(out)
+	return out
 }
 
 // schema builds the body schema of a notifier type.

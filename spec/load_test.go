@@ -26,6 +26,8 @@ var testEnv = map[string]string{
 	"CERTCTL_VAR_region":  "eu",
 	"SECRET_HOST":         "hunter2-very-secret",
 	"SECRET_WEBHOOK_PATH": "zz-top-secret-path",
+	"EAB_HMAC":            "c2VjcmV0LWVhYi1tYWMta2V5",
+	"TSIG_SECRET_FILE":    "/run/secrets/tsig",
 }
 
 func lookupTestEnv(k string) (string, bool) {

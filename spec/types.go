@@ -79,7 +79,7 @@ type Policy struct {
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
 type Issuer struct {
-	Type string // "local_ca" (more later)
+	Type string // "local_ca" or "acme"
 	Name string
 
 	// local_ca
@@ -88,6 +88,10 @@ type Issuer struct {
 	KeyAlgorithm string
 	// MaxValidity is the longest leaf this issuer signs; defaults to Validity.
 	MaxValidity time.Duration
+
+	// ACME is set for type "acme" (see ACMEIssuer); the CA decides the
+	// validity, so MaxValidity is 0 (no bound) for it.
+	ACME *ACMEIssuer
 
 	DeclRange hcl.Range
 }

@@ -56,10 +56,34 @@ type Certificate struct {
 	IssuedAt  time.Time `json:"issued_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 
+	// OnRemove is the certificate's on_remove when last applied ("" is
+	// "forget"): the plan reads it once the certificate has left the
+	// configuration.
+	OnRemove string `json:"on_remove,omitempty"`
+	// RenewalWindowStart and RenewalWindowEnd are the renewal window the
+	// CA suggested for the current certificate (ACME ARI, RFC 9773), zero
+	// when it offers none; ARICheckedAt is when it was last asked. Apply
+	// clears them whenever it records a new certificate.
+	RenewalWindowStart time.Time `json:"renewal_window_start,omitzero"`
+	RenewalWindowEnd   time.Time `json:"renewal_window_end,omitzero"`
+	ARICheckedAt       time.Time `json:"ari_checked_at,omitzero"`
+
 	History []Version `json:"history,omitempty"`
 
 	// Deployments is keyed by target name.
 	Deployments map[string]Deployment `json:"deployments,omitempty"`
+
+	// Notified remembers the expiry notices already raised for a
+	// certificate version, so that each is raised once. It counts only
+	// while its Fingerprint is the record's: a new version starts afresh.
+	Notified *Notified `json:"notified,omitempty"`
+}
+
+// Notified lists the expiry notices raised for one certificate version:
+// "expiring/30d" per notify_before threshold, and "expired".
+type Notified struct {
+	Fingerprint string   `json:"fingerprint"`
+	Notices     []string `json:"notices"`
 }
 
 // MaxHistory bounds Certificate.History.
@@ -74,6 +98,10 @@ type Version struct {
 	Digest       string    `json:"digest"`
 	SupersededAt time.Time `json:"superseded_at"`
 	Reason       string    `json:"reason"` // "renew", "replace"
+	// Issuer and IssuedAt say who issued the version and when, so that
+	// an ACME issuer's order budget counts it (empty in older records).
+	Issuer   string    `json:"issuer,omitempty"`
+	IssuedAt time.Time `json:"issued_at,omitzero"`
 }
 
 // Deployment is what a target last received for a certificate.
@@ -92,6 +120,14 @@ type Issuer struct {
 	CertPEM   []byte    `json:"cert_pem,omitempty"`
 	KeySealed []byte    `json:"key_sealed,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+
+	// ACME account (type "acme"): KeySealed holds the account key, and
+	// these say where and as whom it is registered. Registration is the
+	// account object as the CA returned it (JSON bytes).
+	AccountURI   string `json:"account_uri,omitempty"`
+	Email        string `json:"email,omitempty"`
+	Directory    string `json:"directory,omitempty"`
+	Registration []byte `json:"registration,omitempty"`
 }
 
 // Snapshot is a consistent read of the whole store. It is a copy: callers

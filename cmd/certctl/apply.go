@@ -44,6 +44,7 @@ func cmdApply(e *env, args []string) int {
 		return e.errorf("%v", err)
 	}
 
+	pool := reconcile.NewACMEPool(cfg, db) // ACME issuers, built once: acme.go
 	var p *reconcile.ActionPlan
 	if planFile != "" {
 		// A saved plan was reviewed: apply exactly it, or nothing.
@@ -54,6 +55,9 @@ func cmdApply(e *env, args []string) int {
 			return e.errorf("%v", err)
 		}
 	} else {
+		if snap, err = e.refreshRenewalInfo(cfg, db, snap, pool); err != nil {
+			return e.errorf("%v", err)
+		}
 		if p, err = e.makePlan(cfg, snap); err != nil {
 			return e.errorf("%v", err)
 		}
@@ -63,10 +67,8 @@ func cmdApply(e *env, args []string) int {
 			}
 		}
 		if !p.HasChanges() {
-			if out.json {
-				_ = reconcile.NewApplyView(view).Result(e.stdout, &reconcile.Result{})
-			}
-			return exitOK
+			// No changes, but notification rows may be due.
+			return e.deliverOnly(cfg, db, view)
 		}
 		if !*autoApprove {
 			if code, ok := e.confirm(); !ok {
@@ -83,8 +85,15 @@ func cmdApply(e *env, args []string) int {
 		Parallelism: *parallelism,
 		Progress:    progress,
 		Exec:        reconcile.ShellExec(0),
+		ACME:        pool,
+		// Events are written here before Deliver sends them.
+		Notifications: db,
 	})
 	finish(time.Since(start))
+	delivery, derr := e.deliver(cfg, db)
+	if res != nil {
+		res.Delivery = delivery
+	}
 	if res != nil {
 		if !out.json {
 			fmt.Fprintln(e.stdout)
@@ -100,6 +109,10 @@ func cmdApply(e *env, args []string) int {
 		return e.errorf("%v", err)
 	case err != nil || (res != nil && res.Failed > 0):
 		return exitError
+	case derr != nil:
+		return e.errorf("delivering notifications: %v", derr)
+	case delivery.Failures() > 0:
+		return exitError // a notifier failed: its rows are retried or dead
 	}
 	return exitOK
 }

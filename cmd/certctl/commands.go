@@ -46,6 +46,13 @@ var commands = map[string]command{
 	"apply":    {"Issue, renew, replace and deploy certificates", cmdApply},
 	"show":     {"List certificates with their state", cmdShow},
 	"version":  {"Print the certctl version", cmdVersion},
+	// ACME: renew.go, providers.go.
+	"renew":     {"Renew one certificate now, whatever its schedule", cmdRenew},
+	"providers": {"List the DNS-01 providers and their settings", cmdProviders},
+	// The notification queue.
+	"status":        {"Count certificates and notifications by status", cmdStatus},
+	"notifications": {"List notification rows", cmdNotifications},
+	"requeue":       {"Reset dead notifications to pending", cmdRequeue},
 }
 
 // Main runs certctl with args (without the program name) and returns the
@@ -101,7 +108,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
+		fmt.Fprintf(w, "  %-13s %s\n", n, commands[n].synopsis)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'certctl COMMAND -h' for a command's options.")

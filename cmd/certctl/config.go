@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/certctl/certctl/reconcile"
 	"github.com/certctl/certctl/spec"
 	"github.com/certctl/certctl/state"
 )
@@ -19,6 +20,9 @@ const defaultStatePath = ".certctl/state.db"
 // source lines) to stderr. ok is false when there were errors.
 func (e *env) loadConfig() (*spec.Config, bool) {
 	cfg, parser, diags := spec.Load(e.dir)
+	if !diags.HasErrors() && cfg != nil {
+		diags = append(diags, reconcile.CheckNotifiers(cfg)...)
+	}
 	if len(diags) > 0 {
 		_ = parser.WriteDiagnostics(e.stderr, diags, useColor(e.stderr))
 	}

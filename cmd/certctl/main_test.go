@@ -27,6 +27,7 @@ func TestScript(t *testing.T) {
 			// A state key in the environment keeps scripts independent
 			// of key files; one script tests the key file on its own.
 			e.Setenv("NO_COLOR", "1")
+			registerScriptT(e) // for servers the script starts: script_acme_test.go
 			return nil
 		},
 		Cmds: scriptCmds,

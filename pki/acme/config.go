@@ -180,7 +180,9 @@ func (d *DNS01) validate() []error {
 	} else {
 		var unknown []string
 		for k := range d.Config {
-			if !slices.Contains(info.Settings, strings.TrimSuffix(k, "_FILE")) {
+			// NAME_FILE reads NAME from a file; some settings end in
+			// _FILE themselves (DNSUPDATE_TSIG_FILE).
+			if !slices.Contains(info.Settings, k) && !slices.Contains(info.Settings, strings.TrimSuffix(k, "_FILE")) {
 				unknown = append(unknown, k)
 			}
 		}

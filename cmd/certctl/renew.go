@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/certctl/certctl/reconcile"
+	"github.com/certctl/certctl/state"
+)
+
+// cmdRenew forces an attempt for one certificate now: it ignores the
+// renewal time and the failure backoff of that certificate (not its
+// issuer's rate limit), plans just that (reconcile.PlanRenew), shows the
+// plan and applies it without asking: naming the certificate is the
+// approval.
+func cmdRenew(e *env, args []string) int {
+	fs := newFlags(e, "renew", " [-json] NAME")
+	var out outputFlags
+	out.register(fs, false)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return e.errorf("renew takes one certificate name, such as www or 'sites[\"api\"]'")
+	}
+	name := strings.TrimPrefix(fs.Arg(0), "certificate.")
+	view := out.view(e)
+
+	cfg, ok := e.loadConfig()
+	if !ok {
+		return exitError
+	}
+	if cfg.Certificates[name] == nil {
+		return e.errorf("no certificate named %q in the configuration", name)
+	}
+	db, err := state.Open(e.statePath(cfg), state.Options{})
+	if err != nil {
+		return e.errorf("%v", err)
+	}
+	defer db.Close()
+	snap, err := db.Snapshot(e.ctx)
+	if err != nil {
+		return e.errorf("%v", err)
+	}
+	p, err := reconcile.PlanRenew(cfg, snap, nil, time.Now(), name)
+	if err != nil {
+		return e.errorf("%v", err)
+	}
+	if !out.json {
+		if err := reconcile.NewPlanView(view).Plan(e.stdout, p); err != nil {
+			return e.errorf("writing plan: %v", err)
+		}
+	}
+	res, err := reconcile.Apply(e.ctx, p, cfg, reconcile.Deps{
+		Store:         db,
+		Now:           time.Now,
+		Exec:          reconcile.ShellExec(0),
+		ACME:          reconcile.NewACMEPool(cfg, db),
+		Notifications: db,
+	})
+	delivery, derr := e.deliver(cfg, db)
+	if res != nil {
+		res.Delivery = delivery
+		if !out.json {
+			fmt.Fprintln(e.stdout)
+		}
+		if werr := reconcile.NewApplyView(view).Result(e.stdout, res); werr != nil {
+			return e.errorf("writing result: %v", werr)
+		}
+	}
+	switch {
+	case errors.Is(err, reconcile.ErrStale), err != nil && res == nil:
+		return e.errorf("%v", err)
+	case err != nil || res.Failed > 0 || len(res.Deferred) > 0:
+		return exitError
+	case derr != nil:
+		return e.errorf("delivering notifications: %v", derr)
+	case delivery.Failures() > 0:
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,234 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/certctl/certctl/reconcile/notify"
+	"github.com/certctl/certctl/spec"
+	"github.com/certctl/certctl/state"
+)
+
+// Events. Apply raises an event for what it did to a certificate:
+//
+//	issued, renewed, replaced  an issuing change succeeded (committed first)
+//	deployed                   a local target received the certificate
+//	failed                     issuance or a deployment failed; raised when
+//	                           the failure is new or its error changed, not
+//	                           again on every apply that repeats it
+//	expiring, expired          a notify change (see expiry.go)
+//	revoked                    the revoke action (announce is its hook)
+//
+// Each event becomes one row per notifier it is routed to (notify.Route:
+// the team's, the owner's and the certificate's own notifiers, filtered by
+// their events), all written durably in one transaction before any
+// delivery is tried; Deliver sends them. A row's id is the event id the
+// receiver sees. The rows of an event are written right after the change
+// they report is committed, so a crash between the two loses that one
+// event (never the certificate, and never an expiry notice, which stays
+// due until it is recorded).
+
+// EventRows builds the rows for ev about certificate c: one per notifier
+// that receives ev.Event, each with its own id (ev.ID is set to it) and the
+// event as payload. It returns no rows when no notifier receives the event.
+func EventRows(cfg *spec.Config, c *spec.Certificate, ev notify.Event, now time.Time) ([]*state.Notification, error) {
+	to := notify.Route(cfg, c, ev.Event)
+	rows := make([]*state.Notification, 0, len(to))
+	for _, name := range to {
+		id, err := state.NewNotificationID(now)
+		if err != nil {
+			return nil, err
+		}
+		ev := ev
+		ev.ID = id
+		ev.Version = notify.EventVersion
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s event: %w", ev.Event, err)
+		}
+		rows = append(rows, &state.Notification{
+			ID: id, Event: ev.Event, Certificate: c.Name, Notifier: name, Severity: ev.Severity,
+			Payload: payload, CreatedAt: now, Status: state.NotifyPending,
+		})
+	}
+	return rows, nil
+}
+
+// eventOf describes certificate name (c may be nil for a certificate no
+// longer in the configuration; rec may be nil before the first issuance).
+func eventOf(c *spec.Certificate, rec *state.Certificate, name, event string, threshold time.Duration, msg string, details map[string]string, now time.Time) notify.Event {
+	ev := notify.Event{
+		Version:    notify.EventVersion,
+		Event:      event,
+		Severity:   notify.Severity(event, threshold),
+		Message:    msg,
+		OccurredAt: now.UTC(),
+		Details:    details,
+	}
+	ev.Certificate.Name = name
+	if rec != nil {
+		ev.Certificate.CommonName = rec.CommonName
+		ev.Certificate.DNSNames = slices.Clone(rec.DNSNames)
+		ev.Certificate.Serial = rec.Serial
+		if rec.Fingerprint != "" {
+			ev.Certificate.NotAfter = rec.NotAfter.UTC()
+		}
+		ev.Certificate.Issuer, ev.Certificate.Owner, ev.Certificate.Team = rec.Issuer, rec.Owner, rec.Team
+	}
+	if c != nil {
+		ev.Certificate.CommonName = cmp.Or(ev.Certificate.CommonName, c.CommonName)
+		if ev.Certificate.DNSNames == nil {
+			ev.Certificate.DNSNames = slices.Clone(c.DNSNames)
+		}
+		ev.Certificate.Issuer, ev.Certificate.Owner, ev.Certificate.Team = c.Issuer, c.Owner, c.Team
+	}
+	return ev
+}
+
+// announce records an event about certificate name: it builds the event
+// and writes its rows (see EventRows) before returning. Without a queue
+// (Deps.Notifications nil) it does nothing. It is also the hook for the
+// revoke action: announce(ctx, name, rec, notify.EventRevoked, 0, msg, nil)
+// works for a certificate that is no longer in the configuration, routed
+// by the owner and team its record names.
+func (a *applier) announce(ctx context.Context, name string, rec *state.Certificate, event string, threshold time.Duration, msg string, details map[string]string) error {
+	q := a.deps.Notifications
+	if q == nil {
+		return nil
+	}
+	c := a.cfg.Certificates[name]
+	route := c
+	if route == nil {
+		if rec == nil {
+			return nil
+		}
+		route = &spec.Certificate{Name: name, Owner: rec.Owner, Team: rec.Team}
+	}
+	now := a.deps.Now()
+	rows, err := EventRows(a.cfg, route, eventOf(c, rec, name, event, threshold, msg, details, now), now)
+	if err == nil && len(rows) > 0 {
+		err = q.EnqueueNotifications(ctx, rows...)
+	}
+	if err != nil {
+		return fmt.Errorf("recording the %s event of %s: %w", event, CertAddress(name), err)
+	}
+	return nil
+}
+
+var issueEvents = map[Action]string{ActionCreate: notify.EventIssued, ActionRenew: notify.EventRenewed, ActionReplace: notify.EventReplaced}
+
+// issueEvents announces the outcome of an issuing change: before is the
+// record the change started from, after the record it left, err its
+// issuing error.
+func (a *applier) issueEvents(ctx context.Context, ch Change, before, after *state.Certificate, err error) error {
+	if ctx.Err() != nil || errors.Is(err, ErrStale) {
+		return nil // interrupted or not done: nothing happened to announce
+	}
+	if err != nil {
+		if before != nil && before.Status == state.StatusFailed && before.LastError == err.Error() {
+			return nil // the same failure again: announced when it began
+		}
+		return a.announce(ctx, ch.Name, after, notify.EventFailed, 0, err.Error(),
+			map[string]string{"stage": "issuance", "action": ch.Action.String()})
+	}
+	ev := issueEvents[ch.Action]
+	details := map[string]string{"reason": ch.Reason}
+	if before != nil && before.Serial != "" {
+		details["previous_serial"] = before.Serial
+	}
+	msg := fmt.Sprintf("certificate %s was %s: serial %s, expires %s", ch.Name, ev, after.Serial, ts(after.NotAfter))
+	errs := []error{a.announce(ctx, ch.Name, after, ev, 0, msg, details)}
+	for _, t := range ch.Targets {
+		var prev string
+		if before != nil {
+			prev = before.Deployments[t].LastError
+		}
+		errs = append(errs, a.deployEvent(ctx, ch.Name, after, t, prev))
+	}
+	return errors.Join(errs...)
+}
+
+// deployEvent announces the outcome of one deployment to target t: rec is
+// the record after it, prevErr the target's last error before it.
+func (a *applier) deployEvent(ctx context.Context, name string, rec *state.Certificate, t, prevErr string) error {
+	if ctx.Err() != nil || rec == nil {
+		return nil
+	}
+	dep, ok := rec.Deployments[t]
+	switch {
+	case !ok:
+		return nil
+	case dep.LastError == "" && dep.Fingerprint == rec.Fingerprint:
+		return a.announce(ctx, name, rec, notify.EventDeployed, 0,
+			fmt.Sprintf("certificate %s (serial %s) was deployed to target.%s", name, rec.Serial, t),
+			map[string]string{"target": t})
+	case dep.LastError != "" && dep.LastError != prevErr:
+		return a.announce(ctx, name, rec, notify.EventFailed, 0,
+			fmt.Sprintf("deploying certificate.%s to target.%s failed: %s", name, t, dep.LastError),
+			map[string]string{"stage": "deployment", "target": t})
+	}
+	return nil
+}
+
+// notice raises the expiry notice of a notify change. It checks again, at
+// apply time, that the notice is due: a renewal earlier in this apply (or
+// by another process) makes it moot, and another apply may have raised it
+// already. The rows are written before the notice is recorded on the
+// certificate, so a crash in between raises it twice rather than never.
+func (a *applier) notice(ctx context.Context, ch Change, rec *state.Certificate) error {
+	if rec == nil || rec.Fingerprint != ch.Prior {
+		return nil // a new version, or gone: nothing to warn about
+	}
+	c := a.cfg.Certificates[ch.Name]
+	if c == nil {
+		return fmt.Errorf("notifying %s: %w", ch.Address, ErrStale)
+	}
+	if a.deps.Notifications == nil {
+		return fmt.Errorf("notifying %s: no notification queue", ch.Address)
+	}
+	var thresholds []time.Duration
+	if pol := a.cfg.Policies[c.Policy]; pol != nil {
+		thresholds = pol.NotifyBefore
+	}
+	now := a.deps.Now()
+	n, ok := DueExpiryNotice(rec, thresholds, now)
+	if !ok {
+		return nil
+	}
+	var msg string
+	details := map[string]string{}
+	if n.Event == notify.EventExpired {
+		msg = fmt.Sprintf("certificate %s expired at %s", ch.Name, ts(rec.NotAfter))
+	} else {
+		details["threshold"] = FormatThreshold(n.Threshold)
+		details["expires_in"] = FormatThreshold(rec.NotAfter.Sub(now).Truncate(time.Hour))
+		msg = fmt.Sprintf("certificate %s expires at %s (in %s; notify_before %s)", ch.Name, ts(rec.NotAfter), details["expires_in"], details["threshold"])
+	}
+	if rec.Status == state.StatusFailed && rec.LastError != "" {
+		details["last_error"] = rec.LastError
+		msg += "; renewal is failing: " + rec.LastError
+	}
+	if err := a.announce(ctx, ch.Name, rec, n.Event, n.Threshold, msg, details); err != nil {
+		return err
+	}
+	var done []string
+	if rec.Notified != nil && rec.Notified.Fingerprint == rec.Fingerprint {
+		done = rec.Notified.Notices
+	}
+	notices := slices.Concat(done, n.Record)
+	slices.Sort(notices)
+	rec.Notified = &state.Notified{Fingerprint: rec.Fingerprint, Notices: slices.Compact(notices)}
+	rec.UpdatedAt = now
+	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
+		return fmt.Errorf("recording the %s notice of %s: %w", n.Event, ch.Address, err)
+	}
+	a.mu.Lock()
+	a.res.Notified++
+	a.mu.Unlock()
+	return nil
+}
