@@ -34,8 +34,9 @@ type Deps struct {
 	// writes each result as soon as it is known.
 	Store state.Store
 	// Issuers maps an issuer's name in the config to the Issuer that
-	// signs for it (ACME, or a fake in tests). Every other issuer must be
-	// a local CA: Apply creates it, or loads it from the state.
+	// signs for it, overriding the configured one (a fake in tests).
+	// Other acme issuers are built from their stored accounts (ACME);
+	// local CAs are created, or loaded from the state.
 	Issuers map[string]Issuer
 	// Now defaults to time.Now.
 	Now func() time.Time
