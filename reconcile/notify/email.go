@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -124,9 +125,14 @@ func (e *email) Send(ctx context.Context, ev Event) error {
 	defer cancel()
 	msg := e.message(&ev, time.Now())
 	if err := e.deliver(ctx, msg); err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		switch {
+		case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 			// The connection was closed under the client; say why.
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		case ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded):
+			// The connection's deadline is the context's, and its timer
+			// can fire first: the same timeout either way.
+			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
 		return e.fail(fmt.Errorf("smtp %s: %w", e.addr, err))
 	}
