@@ -155,19 +155,20 @@ func Apply(ctx context.Context, p *ActionPlan, cfg *spec.Config, deps Deps) (*Re
 	}
 	units = a.spread(units) // rate limits: ratelimit.go
 
-	work := make(chan []Change)
+	// Parallelism bounds the signing (key generation, the issuer's work),
+	// not the units: a unit waiting for its commit to be durable holds no
+	// slot, so the CPUs keep signing while the state syncs. The units in
+	// flight are bounded too, to keep memory flat on large applies.
+	a.signing = make(chan struct{}, workers)
+	inflight := make(chan struct{}, workers*unitsPerSlot)
 	var wg sync.WaitGroup
-	for range min(workers, len(units)) {
+	for _, u := range units {
+		inflight <- struct{}{}
 		wg.Go(func() {
-			for u := range work {
-				a.applyCert(ctx, u)
-			}
+			defer func() { <-inflight }()
+			a.applyCert(ctx, u)
 		})
 	}
-	for _, u := range units {
-		work <- u
-	}
-	close(work)
 	wg.Wait()
 
 	slices.SortFunc(res.Errors, func(x, y *ChangeError) int {
@@ -191,7 +192,13 @@ type applier struct {
 	doneN     int
 	cas       map[string]*pki.LocalCA // local CAs created or loaded
 	issuerErr map[string]error        // issuers that failed in this apply
+
+	signing chan struct{} // slots for signing: Deps.Parallelism
 }
+
+// unitsPerSlot is how many certificates may be in flight (signing,
+// committing, deploying) per signing slot.
+const unitsPerSlot = 4
 
 // done counts one finished change and reports progress.
 func (a *applier) done(ch Change, err error, alsoFailed ...error) {
@@ -453,6 +460,12 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 // record (not yet committed) with the key PEM, which the caller clears.
 func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Certificate, iss Issuer, now time.Time) (*state.Certificate, []byte, error) {
 	pol := a.cfg.Policies[c.Policy]
+	select {
+	case a.signing <- struct{}{}:
+		defer func() { <-a.signing }()
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 	key, err := pki.GenerateKey(c.KeyAlgorithm)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating key: %w", err)

@@ -23,14 +23,6 @@ import (
 // DefaultTimeout is how long Open waits for another process's lock.
 const DefaultTimeout = 5 * time.Second
 
-// Batching of concurrent writes (PutCertificate, DeleteCertificate): a
-// write waits at most batchDelay for others to join its transaction, so N
-// concurrent commits cost one fsync instead of N.
-const (
-	batchDelay = 2 * time.Millisecond
-	batchSize  = 1000
-)
-
 // Options configure Open. The zero value is what a command wants.
 type Options struct {
 	// Timeout bounds the wait for the file lock held by another process.
@@ -52,6 +44,7 @@ type DB struct {
 	bolt     *bbolt.DB
 	sealer   *sealer
 	readOnly bool
+	group    groupCommit // joins concurrent writes (commit.go)
 }
 
 var _ Store = (*DB)(nil)
@@ -101,8 +94,6 @@ func Open(path string, opts Options) (*DB, error) {
 			_ = os.Chmod(path, 0o600)
 		}
 	}
-	bdb.MaxBatchDelay = batchDelay
-	bdb.MaxBatchSize = batchSize
 	db := &DB{path: path, bolt: bdb, readOnly: opts.ReadOnly}
 	if err := db.init(opts.Key); err != nil {
 		_ = bdb.Close()
@@ -393,23 +384,15 @@ func (db *DB) update(serial bool, fn func(tx *bbolt.Tx) error) (err error) {
 	return db.bolt.Update(withSerial(serial, fn))
 }
 
-// batch is update through bbolt's Batch: concurrent callers share one
-// transaction and one fsync, and each returns only once it is durable. fn
-// may run more than once (bbolt retries a batch without a failing member),
-// so it must only put precomputed values.
-func (db *DB) batch(serial bool, fn func(tx *bbolt.Tx) error) (err error) {
+// batch is update with concurrent callers grouped into shared
+// transactions (see groupCommit): each returns only once its write is
+// durable. fn may run more than once (a failed group is re-run member by
+// member), so it must only put precomputed values.
+func (db *DB) batch(serial bool, fn func(tx *bbolt.Tx) error) error {
 	if db.readOnly {
 		return fmt.Errorf("state %s is open read-only", db.path)
 	}
-	// bbolt runs fn on its own goroutine and recovers panics there, but a
-	// member that failed is re-run solo on this one.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = damaged(db.path, r)
-		}
-	}()
-	return db.bolt.Batch(withSerial(serial, fn))
+	return db.group.do(db.runBatch, withSerial(serial, fn))
 }
 
 func withSerial(serial bool, fn func(tx *bbolt.Tx) error) func(tx *bbolt.Tx) error {

@@ -17,7 +17,7 @@ func cmdApply(e *env, args []string) int {
 	var out outputFlags
 	out.register(fs, false)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	parallelism := fs.Int("parallelism", 10, "how many certificates to work on at once")
+	parallelism := fs.Int("parallelism", 10, "how many certificates to sign at once (commits and deploys overlap beyond it)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
