@@ -129,8 +129,15 @@ func Deliver(ctx context.Context, cfg *spec.Config, q state.Notifications, o Del
 		for _, n := range fresh {
 			sem <- struct{}{}
 			wg.Go(func() {
-				defer func() { <-sem }()
-				if err := d.one(ctx, n); err != nil {
+				released := false
+				release := func() {
+					if !released {
+						released = true
+						<-sem
+					}
+				}
+				defer release()
+				if err := d.one(ctx, n, release); err != nil {
 					d.mu.Lock()
 					errs = append(errs, err)
 					d.mu.Unlock()
@@ -172,8 +179,11 @@ func (d *deliverer) sender(n *spec.Notifier) (notify.Sender, error) {
 	return s, err
 }
 
-// one makes one attempt at row n and records the outcome.
-func (d *deliverer) one(ctx context.Context, n *state.Notification) error {
+// one makes one attempt at row n and records the outcome. It calls
+// release once the attempt is over and only the recording is left, so that
+// the next attempt starts while this outcome waits for its commit: the
+// outcomes of a sweep then share a few transactions instead of one each.
+func (d *deliverer) one(ctx context.Context, n *state.Notification, release func()) error {
 	nt := d.cfg.Notifiers[n.Notifier]
 	switch {
 	case nt == nil:
@@ -202,6 +212,7 @@ func (d *deliverer) one(ctx context.Context, n *state.Notification) error {
 	if n.Status != state.NotifyFailed {
 		n.NextRetryAt = time.Time{}
 	}
+	release()
 	// The outcome is recorded now, not at the end of the sweep: a crash
 	// re-sends at most the rows in flight.
 	if err := d.q.UpdateNotifications(context.WithoutCancel(ctx), n); err != nil {
