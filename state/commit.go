@@ -23,7 +23,7 @@ type groupCommit struct {
 
 type commitCall struct {
 	fn   func(tx *bbolt.Tx) error
-	done chan error          // the call's outcome, once durable or failed
+	done chan error         // the call's outcome, once durable or failed
 	lead chan []*commitCall // handed the next batch to commit
 }
 
