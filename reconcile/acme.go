@@ -204,7 +204,7 @@ func putAccount(ctx context.Context, store state.Store, name string, acct *acme.
 
 // accountDigest identifies what an ACME account was registered for.
 func accountDigest(directory, email string) string {
-	d := newDigester("certctl/acme-account/v1")
+	d := newDigester("certctl/acme-account/v1", 256)
 	d.str(directory)
 	d.str(email)
 	return d.sum()

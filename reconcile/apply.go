@@ -449,7 +449,8 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	}
 	derr := errors.Join(derrs...)
 	if len(ch.Targets) > 0 || gotARI {
-		if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
+		// The blobs were committed above: write the rest only.
+		if err := a.deps.Store.PutCertificate(ctx, next.WithoutBlobs()); err != nil {
 			derr = errors.Join(derr, fmt.Errorf("recording deployments of %s: %w", ch.Address, err))
 		}
 	}
@@ -582,7 +583,8 @@ func (a *applier) deploy(ctx context.Context, ch Change, rec *state.Certificate)
 	}
 	defer clear(keyPEM)
 	derr := a.deployTo(ctx, c, rec, ch.Target, keyPEM)
-	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
+	// Only the deployment changed: the stored blobs stay.
+	if err := a.deps.Store.PutCertificate(ctx, rec.WithoutBlobs()); err != nil {
 		return errors.Join(derr, fmt.Errorf("recording deployment of %s: %w", ch.Address, err))
 	}
 	return derr

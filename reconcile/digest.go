@@ -184,7 +184,7 @@ func CertDigest(c *spec.Certificate, cfg *spec.Config) string {
 }
 
 func (a attrs) digest() string {
-	d := newDigester("certctl/cert/v1")
+	d := newDigester("certctl/cert/v1", 512)
 	d.str(a.CommonName)
 	d.strs(a.DNSNames)
 	d.strs(a.IPAddresses)
@@ -199,7 +199,7 @@ func (a attrs) digest() string {
 // common name, key algorithm and validity. A change to it replaces the CA.
 // (max_validity bounds leaves, not the root, so it is left out.)
 func IssuerDigest(is *spec.Issuer) string {
-	d := newDigester("certctl/issuer/v1")
+	d := newDigester("certctl/issuer/v1", 128)
 	d.str(is.Type)
 	d.str(is.CommonName)
 	d.str(is.KeyAlgorithm)
@@ -214,7 +214,7 @@ func IssuerDigest(is *spec.Issuer) string {
 // sensitive notifier attributes (read through env() or file()) are left
 // out: the digest must not let anyone confirm a guessed secret.
 func ConfigDigest(cfg *spec.Config) string {
-	d := newDigester("certctl/config/v1")
+	d := newDigester("certctl/config/v1", digestChunk)
 	if cfg == nil {
 		return d.sum()
 	}
@@ -268,8 +268,14 @@ type digester struct {
 	buf []byte
 }
 
-func newDigester(domain string) *digester {
-	d := &digester{h: sha256.New(), buf: make([]byte, 0, 32<<10)}
+// digestChunk is how much a digester buffers before it hashes.
+const digestChunk = 32 << 10
+
+// newDigester starts a digest; size is what the caller expects to write
+// (the buffer grows up to digestChunk): a certificate's attributes take a
+// few hundred bytes, and Apply digests every certificate it signs.
+func newDigester(domain string, size int) *digester {
+	d := &digester{h: sha256.New(), buf: make([]byte, 0, min(size, digestChunk))}
 	d.str(domain)
 	return d
 }
@@ -283,7 +289,7 @@ func (d *digester) u64(v uint64) {
 func (d *digester) bytes(b []byte) {
 	d.u64(uint64(len(b)))
 	d.buf = append(d.buf, b...)
-	if len(d.buf) >= 32<<10 {
+	if len(d.buf) >= digestChunk {
 		d.h.Write(d.buf)
 		d.buf = d.buf[:0]
 	}
@@ -292,7 +298,7 @@ func (d *digester) bytes(b []byte) {
 func (d *digester) str(s string) {
 	d.u64(uint64(len(s)))
 	d.buf = append(d.buf, s...)
-	if len(d.buf) >= 32<<10 {
+	if len(d.buf) >= digestChunk {
 		d.h.Write(d.buf)
 		d.buf = d.buf[:0]
 	}

@@ -98,8 +98,8 @@ func eventOf(c *spec.Certificate, rec *state.Certificate, name, event string, th
 // by the owner and team its record names.
 func (a *applier) announce(ctx context.Context, name string, rec *state.Certificate, event string, threshold time.Duration, msg string, details map[string]string) error {
 	q := a.deps.Notifications
-	if q == nil {
-		return nil
+	if q == nil || len(a.cfg.Notifiers) == 0 {
+		return nil // no queue, or no notifier that an event could go to
 	}
 	c := a.cfg.Certificates[name]
 	route := c

@@ -199,6 +199,21 @@ func (s *memStore) PutCertificate(_ context.Context, rec *state.Certificate) err
 		s.log = append(s.log, "put-failed "+rec.Name)
 		return err
 	}
+	if rec.BlobsOmitted() && rec.CertPEM == nil && rec.ChainPEM == nil && rec.KeySealed == nil {
+		// Keep the stored blobs, as state.DB does.
+		var old state.Certificate
+		if b := s.certs[rec.Name]; b != nil {
+			if err := json.Unmarshal(b, &old); err != nil {
+				return err
+			}
+		}
+		if old.Fingerprint != rec.Fingerprint {
+			return fmt.Errorf("memStore: blobs of %q kept for a record of %q", old.Fingerprint, rec.Fingerprint)
+		}
+		c := *rec
+		c.CertPEM, c.ChainPEM, c.KeySealed = old.CertPEM, old.ChainPEM, old.KeySealed
+		rec = &c
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err

@@ -28,6 +28,25 @@ func BenchmarkSnapshot10k(b *testing.B) {
 	}
 }
 
+// BenchmarkSummary10k reads the same 10,000 records without their blobs,
+// as plan, show and status do.
+func BenchmarkSummary10k(b *testing.B) {
+	db := openTemp(b)
+	recs := make([]*Certificate, 10000)
+	for i := range recs {
+		recs[i] = sampleCert(b, db, i)
+	}
+	putMany(b, db, recs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := db.Summary(bg)
+		if err != nil || len(s.Certificates) != len(recs) {
+			b.Fatalf("Summary = %d certificates, %v", len(s.Certificates), err)
+		}
+	}
+}
+
 // BenchmarkPutCertificateConcurrent commits records from many goroutines,
 // as apply does. tx/op below 1 shows Batch grouping commits: one fsync
 // serves many certificates.

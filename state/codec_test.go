@@ -1,9 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,15 +70,20 @@ func filledCert(t *testing.T, seed int) *Certificate {
 	return &c
 }
 
-// Every field of Certificate survives encodeCertificate/decodeCertificate.
+// Every field of Certificate survives encodeCertificate/decodeCertificate,
+// with blobs or without.
 func TestCertificateCodecRoundTrip(t *testing.T) {
+	db := &DB{schema: SchemaVersion}
 	for seed := range 3 {
 		c := filledCert(t, seed)
-		val, err := encodeCertificate(new(*c))
+		meta, blobs, err := encodeCertificate(new(*c))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeCertificate(c.Name, val)
+		if bytes.Contains(meta, c.CertPEM) || bytes.Contains(meta, []byte("cert_pem")) || bytes.Contains(meta, []byte("key_sealed")) {
+			t.Errorf("the certificate entry holds a blob: %s", meta)
+		}
+		got, err := db.decodeCertificate(c.Name, meta, blobs, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,19 +96,41 @@ func TestCertificateCodecRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got.ChainPEM, c.ChainPEM) {
 			t.Fatal("appending to CertPEM changed ChainPEM")
 		}
+
+		sum, err := db.decodeCertificate(c.Name, meta, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sum.BlobsOmitted() || sum.CertPEM != nil || sum.ChainPEM != nil || sum.KeySealed != nil {
+			t.Errorf("decode without blobs = omitted %v, %d+%d+%d blob bytes; want omitted and none", sum.BlobsOmitted(), len(sum.CertPEM), len(sum.ChainPEM), len(sum.KeySealed))
+		}
+		if want := c.WithoutBlobs(); !reflect.DeepEqual(sum, want) {
+			t.Errorf("decode without blobs =\n%+v\nwant\n%+v", sum, want)
+		}
 	}
-	// A plain JSON entry (no blob section) is read too.
-	c := filledCert(t, 9)
-	plain, _ := json.Marshal(certEntry{V: 1, Cert: c})
-	if got, err := decodeCertificate(c.Name, plain); err != nil || !reflect.DeepEqual(got, c) {
-		t.Fatalf("decode(plain JSON) = %+v, %v", got, err)
+	// A record without blobs has no blob value.
+	c := filledCert(t, 5)
+	c.CertPEM, c.ChainPEM, c.KeySealed = nil, nil, nil
+	if _, blobs, _ := encodeCertificate(new(*c)); blobs != nil {
+		t.Errorf("encodeCertificate(no blobs) made a blob value %q", blobs)
 	}
-	for name, bad := range map[string][]byte{
-		"newer entry":  []byte(`{"v":2,"certificate":{}}`),
-		"blob overrun": append([]byte(`{"v":1,"certificate":{},"blobs":[1,2,30]}`), 0, 'a', 'b', 'c'),
-		"not json":     []byte("garbage"),
+
+	good := filledCert(t, 7)
+	meta, blobs, _ := encodeCertificate(new(*good))
+	other := *good
+	other.Fingerprint = "another"
+	_, otherBlobs, _ := encodeCertificate(&other)
+	for name, bad := range map[string][2][]byte{
+		"newer entry":      {[]byte(`{"v":3,"certificate":{}}`), nil},
+		"schema 1 entry":   {[]byte(`{"v":1,"certificate":{}}`), nil},
+		"not json":         {[]byte("garbage"), nil},
+		"blob overrun":     {meta, append([]byte{blobEntryVersion, 0, 1, 2, 30}, "abc"...)},
+		"blob left over":   {meta, append(slices.Clone(blobs), 'x')},
+		"blob version":     {meta, append([]byte{9}, blobs[1:]...)},
+		"blob header":      {meta, []byte{blobEntryVersion, 0x80}},
+		"blobs of another": {meta, otherBlobs},
 	} {
-		if _, err := decodeCertificate("x", bad); err == nil {
+		if _, err := db.decodeCertificate("x", bad[0], bad[1], true); err == nil {
 			t.Errorf("decodeCertificate(%s) succeeded", name)
 		}
 	}
@@ -111,7 +140,7 @@ func TestCertificateCodecRoundTrip(t *testing.T) {
 func TestFastJSONMatchesStd(t *testing.T) {
 	var iss Issuer
 	fill(t, reflect.ValueOf(&iss).Elem(), 3)
-	for _, v := range []any{certEntry{V: 1, Cert: filledCert(t, 1)}, issuerEntry{V: 1, Issuer: &iss}} {
+	for _, v := range []any{certEntry{V: 2, Cert: filledCert(t, 1)}, certEntryV1{V: 1, Cert: filledCert(t, 2), Blobs: []int{1, 2, 3}}, issuerEntry{V: 1, Issuer: &iss}} {
 		data, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,8 @@
 // watch is alive. Open waits Options.Timeout for the lock and then fails with
 // ErrLocked ("is another certctl process using it?").
 //
-// Layout of the bbolt file, schema version 1 (keys in <>, values after →):
+// Layout of the bbolt file, schema version 2 (keys in <>, values after →;
+// schema.go lists the versions, upgrade_v1.go turns 1 into 2):
 //
 //	meta/
 //	├── app        → "certctl-state" (tells our file from another bbolt file)
@@ -20,8 +21,13 @@
 //	│                changes certificates or issuers
 //	├── serial_tx  → uint64 big-endian bbolt txid that last bumped serial
 //	└── key_check  → Seal(keyCheckPlaintext): proves the key on Open
-//	certificates/
-//	└── <name>     → JSON {"v":1,"certificate":Certificate}
+//	certificates/  (everything but the blobs: what plan, show, status read)
+//	└── <name>     → JSON {"v":2,"certificate":Certificate without CertPEM,
+//	                 ChainPEM, KeySealed}
+//	certificate_blobs/ (read only by Snapshot and Certificate, not Summary)
+//	└── <name>     → 0x01, uvarint lengths of Fingerprint, CertPEM,
+//	                 ChainPEM, KeySealed, then the four bytes; no key when
+//	                 the record has none (see encodeBlobs)
 //	issuers/
 //	└── <name>     → JSON {"v":1,"issuer":Issuer}
 //	notifications/
@@ -31,8 +37,15 @@
 //	notify_status/ (every row, grouped by status; values empty)
 //	└── <status>\x00<id> → ""
 //
-// The notification buckets change together in one transaction (see
-// notifyTx.put), so the indexes always agree with the rows.
+// A certificate's two keys change together in one transaction, as do the
+// notification buckets (see notifyTx.put), so the indexes always agree
+// with the rows.
+//
+// Summary reads certificates/ alone (a third of the bytes for a local CA's
+// certificates): it neither reads nor copies a blob. A record read that way
+// is marked BlobsOmitted, and PutCertificate keeps its stored blobs (see
+// there). The certificate buckets fill their pages to 90% (certFillPercent),
+// not bbolt's 50%: records arrive in name order and are rewritten in place.
 //
 // Private keys are stored only as Seal output (AES-256-GCM; see Seal). The
 // 32-byte key comes from Options.Key, else from the environment variable

@@ -108,12 +108,17 @@ func putMany(tb testing.TB, db *DB, recs []*Certificate) {
 	err := db.update(bumpsSerial, func(tx *bbolt.Tx) error {
 		for _, c := range recs {
 			cc := *c
-			val, err := encodeCertificate(&cc)
+			meta, blobs, err := encodeCertificate(&cc)
 			if err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketCertificates).Put([]byte(c.Name), val); err != nil {
+			if err := tx.Bucket(bucketCertificates).Put([]byte(c.Name), meta); err != nil {
 				return err
+			}
+			if blobs != nil {
+				if err := tx.Bucket(bucketCertBlobs).Put([]byte(c.Name), blobs); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -123,7 +123,9 @@ func (s *sealer) checkSealed(b []byte) error {
 	if len(b) < sealOverhead || b[0] != sealVersion {
 		return errors.New("key_sealed is not sealed (refusing to store a private key in clear; use Seal)")
 	}
-	if _, err := s.open(b); err != nil {
+	p, err := s.open(b)
+	clear(p) // a private key: do not leave it on the heap
+	if err != nil {
 		return errors.New("key_sealed does not open with this state's key")
 	}
 	return nil

@@ -44,7 +44,11 @@ type DB struct {
 	bolt     *bbolt.DB
 	sealer   *sealer
 	readOnly bool
-	group    groupCommit // joins concurrent writes (commit.go)
+	// schema is the file's schema version: SchemaVersion, except in a
+	// read-only open of an older state, which is read as it is (writes
+	// upgrade it first, and a read-only open never writes).
+	schema uint64
+	group  groupCommit // joins concurrent writes (commit.go)
 }
 
 var _ Store = (*DB)(nil)
@@ -265,8 +269,12 @@ func (db *DB) init(optKey []byte) error {
 		return newError(ErrNewerSchema, nil, fmt.Sprintf("state %s: state was written by a newer certctl (schema %d); this certctl reads schema %d", db.path, in.version, SchemaVersion))
 	case in.fresh && db.readOnly:
 		return newError(fs.ErrNotExist, nil, fmt.Sprintf("state %s is empty (nothing applied yet)", db.path))
-	case !in.fresh && in.version < SchemaVersion && db.readOnly:
-		return fmt.Errorf("state %s has schema %d and needs an upgrade; open it read-write", db.path, in.version)
+	case !in.fresh && in.version < 1:
+		return fmt.Errorf("state %s: no upgrade from schema %d", db.path, in.version)
+	}
+	db.schema = SchemaVersion
+	if db.readOnly && !in.fresh {
+		db.schema = in.version
 	}
 
 	src, err := findKey(db.path, optKey)

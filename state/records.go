@@ -1,8 +1,8 @@
 package state
 
 import (
-	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,16 +15,13 @@ import (
 // Entries wrap each record with its entry version, so a reader can refuse
 // (or an upgrade function convert) a record written in another shape.
 //
-// A certificate value is its JSON entry, a NUL byte, then CertPEM, ChainPEM
-// and KeySealed raw, their lengths in the entry's "blobs". encoding/json
-// validates and unquotes every byte of a string, so keeping the ~2 KB of
-// PEM out of the JSON makes Snapshot several times faster. JSON never
-// contains a raw NUL, so the first one ends it. A value without a NUL is a
-// plain JSON entry (blobs inline), which the decoder also accepts.
+// A certificate is two values under its name (schema 2): its certEntry in
+// certificates/, JSON without CertPEM, ChainPEM and KeySealed, and those
+// three in certificate_blobs/ (see encodeBlobs). Plan, show and status read
+// only the first (DB.Summary), a third of the bytes; apply reads both.
 type certEntry struct {
-	V     int          `json:"v"`
-	Cert  *Certificate `json:"certificate"`
-	Blobs []int        `json:"blobs,omitempty"`
+	V    int          `json:"v"`
+	Cert *Certificate `json:"certificate"`
 }
 
 type issuerEntry struct {
@@ -44,6 +41,12 @@ func checkEntryVersion(v int, kind, name string) error {
 // and one fsync. History is trimmed to the newest MaxHistory versions (the
 // caller appends, so the newest are last); rec itself is not modified.
 // A KeySealed that is not sealed with this state's key is refused.
+//
+// A record read without its blobs (BlobsOmitted: DB.Summary, WithoutBlobs)
+// keeps the stored CertPEM, ChainPEM and KeySealed when it carries none of
+// them, and is refused if those belong to another certificate than
+// rec.Fingerprint; when it carries any, the three are replaced. A complete
+// record is written as it is: no blobs means none are stored.
 func (db *DB) PutCertificate(ctx context.Context, rec *Certificate) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -60,21 +63,55 @@ func (db *DB) PutCertificate(ctx context.Context, rec *Certificate) error {
 	if n := len(c.History); n > MaxHistory {
 		c.History = c.History[n-MaxHistory:]
 	}
-	// Encode before Batch: the batched function may run twice and must
-	// only put these bytes.
-	val, err := encodeCertificate(&c)
+	// Encode before the batch: the batched function may run twice and
+	// must only put these bytes.
+	meta, blobs, err := encodeCertificate(&c)
 	if err != nil {
 		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
 	}
+	keep := rec.blobsOmitted && blobs == nil
 	key := []byte(rec.Name)
 	err = db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCertificates).Put(key, val)
+		b, bb := certBuckets(tx)
+		switch {
+		case keep:
+			if fp := blobFingerprint(bb.Get(key)); fp != rec.Fingerprint {
+				return fmt.Errorf("%w: the record was read without its certificate and key, which are now those of fingerprint %q, not %q", errBlobsMismatch, fp, rec.Fingerprint)
+			}
+		case blobs != nil:
+			if err := bb.Put(key, blobs); err != nil {
+				return err
+			}
+		default:
+			if err := bb.Delete(key); err != nil {
+				return err
+			}
+		}
+		return b.Put(key, meta)
 	})
 	if err != nil {
 		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
 	}
 	return nil
 }
+
+// certFillPercent is how full bbolt fills the pages of the certificate
+// buckets when it splits them (its default is half). Records arrive mostly
+// in name order (apply works through a sorted plan) and are rewritten in
+// place, so fuller pages hold: the file is smaller, and Summary reads fewer
+// pages.
+const certFillPercent = 0.9
+
+// certBuckets returns the certificates and certificate_blobs buckets of a
+// write transaction, set to fill their pages to certFillPercent.
+func certBuckets(tx *bbolt.Tx) (certs, blobs *bbolt.Bucket) {
+	certs, blobs = tx.Bucket(bucketCertificates), tx.Bucket(bucketCertBlobs)
+	certs.FillPercent, blobs.FillPercent = certFillPercent, certFillPercent
+	return certs, blobs
+}
+
+// errBlobsMismatch: a record's blobs are not those of its fingerprint.
+var errBlobsMismatch = errors.New("certificate and key do not match the record")
 
 // DeleteCertificate removes the record for name, durably. Deleting a name
 // that has no record is not an error.
@@ -84,6 +121,9 @@ func (db *DB) DeleteCertificate(ctx context.Context, name string) error {
 	}
 	key := []byte(name)
 	err := db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketCertBlobs).Delete(key); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketCertificates).Delete(key)
 	})
 	if err != nil {
@@ -119,8 +159,8 @@ func (db *DB) PutIssuer(ctx context.Context, rec *Issuer) error {
 	return nil
 }
 
-// Certificate returns the record for name, or an error matching
-// ErrNotFound.
+// Certificate returns the whole record for name, blobs included, or an
+// error matching ErrNotFound.
 func (db *DB) Certificate(ctx context.Context, name string) (*Certificate, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -131,12 +171,13 @@ func (db *DB) Certificate(ctx context.Context, name string) (*Certificate, error
 		if b == nil {
 			return nil
 		}
-		v := b.Get([]byte(name))
+		key := []byte(name)
+		v := b.Get(key)
 		if v == nil {
 			return nil
 		}
 		var err error
-		c, err = decodeCertificate(name, v) // copies out of the mmap
+		c, err = db.decodeCertificate(name, v, blobsOf(tx, key), true) // copies out of the mmap
 		return err
 	})
 	if err != nil {
@@ -148,71 +189,152 @@ func (db *DB) Certificate(ctx context.Context, name string) (*Certificate, error
 	return c, nil
 }
 
-// encodeCertificate builds the value for c (see certEntry). c is a copy the
-// caller may change; its blob fields are cleared here.
-func encodeCertificate(c *Certificate) ([]byte, error) {
-	blobs := [3][]byte{c.CertPEM, c.ChainPEM, c.KeySealed}
-	c.CertPEM, c.ChainPEM, c.KeySealed = nil, nil, nil
-	e := certEntry{V: entryVersion, Cert: c, Blobs: make([]int, len(blobs))}
-	n := 0
-	for i, b := range blobs {
-		e.Blobs[i] = len(b)
-		n += len(b)
+// blobsOf is the certificate_blobs value of key, nil if there is none (or
+// no such bucket: schema 1).
+func blobsOf(tx *bbolt.Tx, key []byte) []byte {
+	if bb := tx.Bucket(bucketCertBlobs); bb != nil {
+		return bb.Get(key)
 	}
-	js, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	val := make([]byte, 0, len(js)+1+n)
-	val = append(append(val, js...), 0)
-	for _, b := range blobs {
-		val = append(val, b...)
-	}
-	return val, nil
+	return nil
 }
 
-// decodeCertificate decodes one value. Everything is copied (json.Unmarshal
-// copies what it keeps, and the blobs get their own buffer), so the result
-// stays valid after the transaction ends.
-func decodeCertificate(name string, v []byte) (*Certificate, error) {
-	js, raw := v, []byte(nil)
-	if i := bytes.IndexByte(v, 0); i >= 0 {
-		js, raw = v[:i], v[i+1:]
+// encodeCertificate returns the certificates/ value of c and its
+// certificate_blobs/ value, nil when c has no blobs. c is a copy the caller
+// may change; its blob fields are cleared here.
+func encodeCertificate(c *Certificate) (meta, blobs []byte, err error) {
+	blobs = encodeBlobs(c)
+	c.CertPEM, c.ChainPEM, c.KeySealed = nil, nil, nil
+	meta, err = json.Marshal(certEntry{V: certEntryVersion, Cert: c})
+	return meta, blobs, err
+}
+
+// A certificate_blobs value is binary, not JSON (encoding/json would
+// base64 the PEMs and check every byte of them again): the version byte
+// blobEntryVersion, then the lengths of the fingerprint the blobs belong
+// to, CertPEM, ChainPEM and KeySealed as uvarints, then those four. The
+// fingerprint lets a write of a record read without blobs check that the
+// stored blobs are its own.
+const maxBlobHeader = 1 + 4*binary.MaxVarintLen64
+
+func encodeBlobs(c *Certificate) []byte {
+	parts := [4][]byte{[]byte(c.Fingerprint), c.CertPEM, c.ChainPEM, c.KeySealed}
+	if len(parts[1])+len(parts[2])+len(parts[3]) == 0 {
+		return nil
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	val := make([]byte, 0, maxBlobHeader+n)
+	val = append(val, blobEntryVersion)
+	for _, p := range parts {
+		val = binary.AppendUvarint(val, uint64(len(p)))
+	}
+	for _, p := range parts {
+		val = append(val, p...)
+	}
+	return val
+}
+
+// splitBlobs parses a certificate_blobs value into the fingerprint and
+// the three blobs, which point into v.
+func splitBlobs(v []byte) (parts [4][]byte, err error) {
+	if len(v) == 0 || v[0] != blobEntryVersion {
+		if len(v) == 0 {
+			return parts, errors.New("empty blob entry")
+		}
+		return parts, fmt.Errorf("blob entry version %d not supported (want %d)", v[0], blobEntryVersion)
+	}
+	rest := v[1:]
+	var lens [4]uint64
+	for i := range lens {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return parts, errors.New("bad blob entry header")
+		}
+		lens[i], rest = n, rest[k:]
+	}
+	for i, n := range lens {
+		if n > uint64(len(rest)) {
+			return parts, fmt.Errorf("blob lengths %v do not match %d bytes", lens, len(rest))
+		}
+		parts[i], rest = rest[:n:n], rest[n:]
+	}
+	if len(rest) != 0 {
+		return parts, fmt.Errorf("blob lengths %v do not match: %d bytes left over", lens, len(rest))
+	}
+	return parts, nil
+}
+
+// blobFingerprint is the fingerprint a blob value belongs to, "" for no
+// value (or one too damaged to say).
+func blobFingerprint(v []byte) string {
+	if v == nil {
+		return ""
+	}
+	parts, err := splitBlobs(v)
+	if err != nil {
+		return "(damaged)"
+	}
+	return string(parts[0])
+}
+
+// decodeCertificate decodes a certificate of this state's schema from its
+// certificates/ value and, when blobs is true, its certificate_blobs/
+// value bv (nil if it has none). Without blobs the record is marked
+// BlobsOmitted. Everything is copied (json.Unmarshal copies what it keeps,
+// and the blobs get their own buffer), so the result stays valid after the
+// transaction ends.
+func (db *DB) decodeCertificate(name string, v, bv []byte, blobs bool) (*Certificate, error) {
+	if db.schema == 1 {
+		return decodeCertificateV1(name, v, blobs) // a read-only open of an old state
 	}
 	var e certEntry
-	if err := unmarshal(js, &e); err != nil {
+	if err := unmarshal(v, &e); err != nil {
 		return nil, fmt.Errorf("certificate %q: %w", name, err)
 	}
-	if err := checkEntryVersion(e.V, "certificate", name); err != nil {
-		return nil, err
+	if e.V != certEntryVersion {
+		return nil, fmt.Errorf("certificate %q: entry version %d not supported (want %d)", name, e.V, certEntryVersion)
 	}
 	if e.Cert == nil {
 		return nil, fmt.Errorf("certificate %q: empty entry", name)
 	}
-	if e.Blobs == nil && raw == nil {
-		return e.Cert, nil
+	c := e.Cert
+	c.CertPEM, c.ChainPEM, c.KeySealed = nil, nil, nil // never in the JSON, but be sure
+	if !blobs {
+		c.blobsOmitted = true
+		return c, nil
 	}
-	total := 0
-	for _, n := range e.Blobs {
-		if n < 0 {
-			return nil, fmt.Errorf("certificate %q: bad blob length", name)
-		}
-		total += n
+	if bv == nil {
+		return c, nil
 	}
-	if len(e.Blobs) != 3 || total != len(raw) {
-		return nil, fmt.Errorf("certificate %q: blob lengths %v do not match %d bytes", name, e.Blobs, len(raw))
+	parts, err := splitBlobs(bv)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %q: %w", name, err)
 	}
-	buf := bytes.Clone(raw) // one allocation for the three; caps keep them apart
-	var out [3][]byte
+	if fp := string(parts[0]); fp != c.Fingerprint {
+		return nil, fmt.Errorf("certificate %q: %w (blobs of fingerprint %q, record %q)", name, errBlobsMismatch, fp, c.Fingerprint)
+	}
+	c.CertPEM, c.ChainPEM, c.KeySealed = cloneBlobs(parts[1], parts[2], parts[3])
+	return c, nil
+}
+
+// cloneBlobs copies three blobs into one allocation; their capacities keep
+// them apart, so appending to one never overwrites the next.
+func cloneBlobs(a, b, c []byte) (ra, rb, rc []byte) {
+	buf := make([]byte, len(a)+len(b)+len(c))
+	out := [3][]byte{a, b, c}
 	off := 0
-	for i, n := range e.Blobs {
-		if n > 0 {
-			out[i] = buf[off : off+n : off+n]
+	for i, p := range out {
+		if len(p) == 0 {
+			out[i] = nil
+			continue
 		}
+		n := copy(buf[off:], p)
+		out[i] = buf[off : off+n : off+n]
 		off += n
 	}
-	e.Cert.CertPEM, e.Cert.ChainPEM, e.Cert.KeySealed = out[0], out[1], out[2]
-	return e.Cert, nil
+	return out[0], out[1], out[2]
 }
 
 // unmarshal decodes JSON written by encoding/json. It uses goccy/go-json,

@@ -11,6 +11,7 @@ import (
 var (
 	bucketMeta          = []byte("meta")
 	bucketCertificates  = []byte("certificates")
+	bucketCertBlobs     = []byte("certificate_blobs")
 	bucketIssuers       = []byte("issuers")
 	bucketNotifications = []byte("notifications")
 	bucketNotifyDue     = []byte("notify_due")
@@ -19,7 +20,7 @@ var (
 
 // allBuckets are created when the state is created, and by Open when a
 // bucket added in a later release is missing.
-var allBuckets = [][]byte{bucketMeta, bucketCertificates, bucketIssuers, bucketNotifications, bucketNotifyDue, bucketNotifyStatus}
+var allBuckets = [][]byte{bucketMeta, bucketCertificates, bucketCertBlobs, bucketIssuers, bucketNotifications, bucketNotifyDue, bucketNotifyStatus}
 
 // Keys in the meta bucket.
 var (
@@ -35,18 +36,34 @@ var (
 var appMarker = []byte("certctl-state")
 
 // SchemaVersion is the layout this certctl writes. Open refuses a newer one
-// and upgrades an older one with the functions in upgrades.
-const SchemaVersion = 1
+// and upgrades an older one with the functions in upgrades; a read-only
+// Open reads an older one as it is (see DB.schema).
+//
+//	1: certificates/<name> holds the whole record, PEMs and sealed key
+//	   included.
+//	2: the PEMs and the sealed key moved to certificate_blobs/<name>, so
+//	   that reading every record's metadata (plan, show, status) touches
+//	   none of their pages.
+const SchemaVersion = 2
 
-// entryVersion is the version of the JSON entries (the "v" field). A reader
-// refuses an entry newer than it knows.
+// entryVersion is the version of the JSON entries (the "v" field) of
+// issuers and notifications. A reader refuses an entry newer than it knows.
 const entryVersion = 1
+
+// certEntryVersion is the version of certificate entries: 1 carried the
+// blobs (schema 1), 2 does not (schema 2; blobs in certificate_blobs).
+const certEntryVersion = 2
+
+// blobEntryVersion is the first byte of a certificate_blobs value.
+const blobEntryVersion = 1
 
 // upgrades[n] migrates a state at schema n to schema n+1. It runs inside
 // Open's write transaction, so a failed upgrade leaves the file untouched.
 // Each new schema version adds exactly one function here and a test that
-// opens a fixture written at the old version.
-var upgrades = map[uint64]func(tx *bbolt.Tx) error{}
+// opens a fixture written at the old version (testdata/v<n>.db).
+var upgrades = map[uint64]func(tx *bbolt.Tx) error{
+	1: upgradeV1,
+}
 
 // upgrade runs the upgrade functions from version from up to SchemaVersion.
 func upgrade(tx *bbolt.Tx, from uint64) error {

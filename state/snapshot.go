@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"runtime"
 	"runtime/debug"
@@ -11,12 +12,26 @@ import (
 
 // Snapshot reads the lineage, serial, every certificate, every issuer, the
 // notification counts and the dead notifications in one read transaction,
-// so the result is consistent. The result is a deep
-// copy that the caller owns.
+// so the result is consistent. The result is a deep copy that the caller
+// owns.
 //
 // Decoding dominates the cost, so entries are decoded by several goroutines
 // while the transaction (and so the mmap the values point into) is open.
 func (db *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
+	return db.snapshot(ctx, true)
+}
+
+// Summary is Snapshot without the certificates' CertPEM, ChainPEM and
+// KeySealed: every record is marked BlobsOmitted. It is what planning,
+// show and status need (issuers are read whole: the plan parses a local
+// CA's root), and it reads none of the certificate_blobs/ values, which
+// are most of the bytes. A record of a Summary may be written back (see
+// PutCertificate).
+func (db *DB) Summary(ctx context.Context) (*Snapshot, error) {
+	return db.snapshot(ctx, false)
+}
+
+func (db *DB) snapshot(ctx context.Context, blobs bool) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -50,14 +65,29 @@ func (db *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 		if b == nil {
 			return nil
 		}
-		var keys, vals [][]byte // point into the mmap: valid only in this tx
+		// These point into the mmap: valid only in this transaction.
+		var keys, vals, bvals [][]byte
 		if err := b.ForEach(func(k, v []byte) error {
 			keys, vals = append(keys, k), append(vals, v)
 			return nil
 		}); err != nil {
 			return err
 		}
-		certs, err := decodeAll(ctx, db.path, keys, vals)
+		if bb := tx.Bucket(bucketCertBlobs); blobs && bb != nil {
+			// Both buckets are keyed by name: one walk of each pairs them.
+			bvals = make([][]byte, len(keys))
+			cur := bb.Cursor()
+			bk, bv := cur.First()
+			for i, k := range keys {
+				for bk != nil && bytes.Compare(bk, k) < 0 {
+					bk, bv = cur.Next()
+				}
+				if bk != nil && bytes.Equal(bk, k) {
+					bvals[i] = bv
+				}
+			}
+		}
+		certs, err := db.decodeAll(ctx, keys, vals, bvals, blobs)
 		if err != nil {
 			return err
 		}
@@ -74,12 +104,21 @@ func (db *DB) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // decodeAll decodes certificate entries in parallel; it returns only after
 // every worker has stopped touching vals.
-func decodeAll(ctx context.Context, path string, keys, vals [][]byte) ([]*Certificate, error) {
+// bvals[i], if bvals is not nil, is the blob value of keys[i].
+func (db *DB) decodeAll(ctx context.Context, keys, vals, bvals [][]byte, blobs bool) ([]*Certificate, error) {
+	path := db.path
+	decode := func(i int) (*Certificate, error) {
+		var bv []byte
+		if bvals != nil {
+			bv = bvals[i]
+		}
+		return db.decodeCertificate(string(keys[i]), vals[i], bv, blobs)
+	}
 	out := make([]*Certificate, len(vals))
 	workers := min(runtime.GOMAXPROCS(0), (len(vals)+255)/256)
 	if workers <= 1 {
-		for i, v := range vals {
-			c, err := decodeCertificate(string(keys[i]), v)
+		for i := range vals {
+			c, err := decode(i)
 			if err != nil {
 				return nil, err
 			}
@@ -106,7 +145,7 @@ func decodeAll(ctx context.Context, path string, keys, vals [][]byte) ([]*Certif
 					errs[w] = ctx.Err()
 					return
 				}
-				c, err := decodeCertificate(string(keys[i]), vals[i])
+				c, err := decode(i)
 				if err != nil {
 					errs[w] = err
 					return

@@ -77,6 +77,30 @@ type Certificate struct {
 	// certificate version, so that each is raised once. It counts only
 	// while its Fingerprint is the record's: a new version starts afresh.
 	Notified *Notified `json:"notified,omitempty"`
+
+	// blobsOmitted: read without CertPEM, ChainPEM and KeySealed (see
+	// BlobsOmitted). A struct copy keeps it, as it should: the copy lacks
+	// them too.
+	blobsOmitted bool
+}
+
+// BlobsOmitted reports whether c was read without its CertPEM, ChainPEM
+// and KeySealed (DB.Summary) or made by WithoutBlobs: they are empty here
+// but may be stored. PutCertificate keeps the stored ones for such a
+// record unless it is given new ones.
+func (c *Certificate) BlobsOmitted() bool { return c != nil && c.blobsOmitted }
+
+// WithoutBlobs returns a shallow copy of c without CertPEM, ChainPEM and
+// KeySealed, marked BlobsOmitted: writing it updates the record's other
+// fields and keeps the stored blobs, which must be those of c.Fingerprint.
+func (c *Certificate) WithoutBlobs() *Certificate {
+	if c == nil {
+		return nil
+	}
+	cc := *c
+	cc.CertPEM, cc.ChainPEM, cc.KeySealed = nil, nil, nil
+	cc.blobsOmitted = true
+	return &cc
 }
 
 // Notified lists the expiry notices raised for one certificate version:
@@ -153,7 +177,8 @@ type Store interface {
 	// Snapshot reads everything in one consistent view.
 	Snapshot(ctx context.Context) (*Snapshot, error)
 	// PutCertificate writes rec durably before returning. Concurrent calls
-	// are grouped into one transaction (one fsync for the group).
+	// are grouped into one transaction (one fsync for the group). A record
+	// that is BlobsOmitted and carries no blobs keeps the stored ones.
 	PutCertificate(ctx context.Context, rec *Certificate) error
 	DeleteCertificate(ctx context.Context, name string) error
 	PutIssuer(ctx context.Context, rec *Issuer) error

@@ -34,6 +34,7 @@ func cmdApply(e *env, args []string) int {
 	if !ok {
 		return exitError
 	}
+	tuneGCForApply() // memory.go
 	db, err := state.Open(e.statePath(cfg), state.Options{})
 	if err != nil {
 		return e.errorf("%v", err)

@@ -15,6 +15,19 @@ import (
 
 // scriptCmds are the checks scripts use beyond testscript's built-ins.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// v1state FILE: FILE becomes a copy of state/testdata/v1.db, a schema 1
+	// state that certctl wrote from the quickstart configuration (see
+	// state/upgrade_test.go; key ...0001).
+	"v1state": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 || neg {
+			ts.Fatalf("usage: v1state FILE")
+		}
+		data, err := os.ReadFile(filepath.Join("..", "..", "state", "testdata", "v1.db"))
+		ts.Check(err)
+		path := ts.MkAbs(args[0])
+		ts.Check(os.MkdirAll(filepath.Dir(path), 0o700))
+		ts.Check(os.WriteFile(path, data, 0o600))
+	},
 	// filemode FILE MODE: FILE's permission bits are MODE (octal).
 	"filemode": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 2 {
