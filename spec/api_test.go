@@ -310,6 +310,59 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// BenchmarkLoadLiteral loads 10,000 certificates written as literals, one
+// block each in 100 files, as certctl-bench generates them: the blocks are
+// decoded as soon as their file is parsed (see prepareCertificate).
+func BenchmarkLoadLiteral(b *testing.B) {
+	dir := b.TempDir()
+	writeLiteralBenchConfig(b, dir, 100, 10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, diags := Load(dir); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}
+
+func writeLiteralBenchConfig(tb testing.TB, dir string, nFiles, nCerts int) {
+	tb.Helper()
+	common := `
+team "platform" {}
+owner "alice" {
+  email = "alice@example.com"
+  team  = team.platform
+}
+policy "standard" {
+  validity        = "90d"
+  allowed_domains = ["example.com", "*.example.com", "*.internal.example.com"]
+}
+issuer "local_ca" "internal" { common_name = "Bench CA" }
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(common), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	per := nCerts / nFiles
+	for f := 0; f < nFiles; f++ {
+		var b strings.Builder
+		for i := f * per; i < (f+1)*per; i++ {
+			fmt.Fprintf(&b, `certificate "h%05d" {
+  common_name = "h%05d.example.com"
+  dns_names   = ["h%05d.example.com", "h%05d.internal.example.com"]
+  issuer      = issuer.internal
+  policy      = policy.standard
+  owner       = owner.alice
+  team        = team.platform
+  labels      = { env = "prod", shard = "s%03d" }
+}
+
+`, i, i, i, i, f)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("certs_%03d.hcl", f)), []byte(b.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 func TestForEachErrorsReportedOnce(t *testing.T) {
 	_, p, diags := load(t, "testdata/invalid/for_each_misuse")
 	n := 0

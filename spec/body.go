@@ -154,6 +154,11 @@ func pathString(p cty.Path) string {
 }
 
 func (b *body) str(name string) (string, *hcl.Attribute, bool) {
+	if a := b.attrs[name]; a != nil && !b.l.reference {
+		if s, ok := literalString(a.Expr); ok {
+			return s, a, true
+		}
+	}
 	v, a, ok := b.value(name, cty.String)
 	if !ok {
 		return "", a, false
@@ -165,6 +170,11 @@ func (b *body) str(name string) (string, *hcl.Attribute, bool) {
 // subject range per element: the element's own expression when the
 // attribute is written as a literal list, otherwise the whole expression.
 func (b *body) strList(name string) ([]string, []hcl.Range, *hcl.Attribute, bool) {
+	if a := b.attrs[name]; a != nil && !b.l.reference {
+		if out, rngs, ok := literalStringList(a.Expr); ok {
+			return out, rngs, a, true
+		}
+	}
 	v, a, ok := b.value(name, cty.DynamicPseudoType)
 	if !ok {
 		return nil, nil, a, false
@@ -214,6 +224,11 @@ func stringElems(v cty.Value) ([]string, bool) {
 }
 
 func (b *body) strMap(name string) (map[string]string, *hcl.Attribute, bool) {
+	if a := b.attrs[name]; a != nil && !b.l.reference {
+		if out, ok := literalStringMap(a.Expr); ok {
+			return out, a, true
+		}
+	}
 	v, a, ok := b.value(name, cty.DynamicPseudoType)
 	if !ok {
 		return nil, a, false

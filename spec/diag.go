@@ -59,13 +59,33 @@ func (l *loader) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent 
 func (l *loader) checkName(b *hcl.Block) (string, bool) {
 	i := len(b.Labels) - 1
 	name := b.Labels[i]
-	if !hclsyntax.ValidIdentifier(name) {
+	if !validName(b) {
 		l.errorf(b.LabelRanges[i], "Invalid name",
 			"%s %s name must start with a letter or underscore and contain only letters, digits, underscores and hyphens; %q does not.",
 			strings.ToUpper(article(b.Type)[:1])+article(b.Type)[1:], b.Type, name)
 		return name, false
 	}
 	return name, true
+}
+
+// validName reports whether checkName passes b. It is safe for concurrent
+// use.
+func validName(b *hcl.Block) bool {
+	name := b.Labels[len(b.Labels)-1]
+	// hclsyntax.ValidIdentifier runs the lexer; an ASCII name is quicker
+	// checked by hand: (ID_Start | "_") (ID_Continue | "-")*.
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return hclsyntax.ValidIdentifier(name)
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case (c >= '0' && c <= '9' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 // closest returns the candidate nearest to given within edit distance 2

@@ -18,4 +18,10 @@
 // (notifiers, teams, owners, agents, targets, policies, issuers,
 // certificates), so that every reference is a map lookup into kinds already
 // merged; finally check certificates against their policy and issuer.
+//
+// For speed on large configurations, a certificate whose arguments are
+// constants (no var.*, local.* or each.*) has its own arguments decoded as
+// soon as its file is parsed, and the file's syntax tree is then dropped;
+// its diagnostics are held back and recorded in the phase above, so the
+// result is the same as decoding it there.
 package spec

@@ -26,14 +26,16 @@ var sensitiveMark = sensitiveMarkType{}
 func (sensitiveMarkType) GoString() string { return "spec.sensitiveMark" }
 
 // functions returns the functions available in expressions. env and file
-// read through the loader (its Options), and record what they return so the
-// loader can scrub it from any diagnostic text as a last line of defence.
-// Functions that read the clock or generate random values are left out on
-// purpose: loading the same files must give the same Config.
-func (l *loader) functions() map[string]function.Function {
+// read through the loader (its Options), and pass what they return to
+// record (l.recordSecret, or a buffer of one certificate decoded early; see
+// prepareCertificate) so the loader can scrub it from any diagnostic text as
+// a last line of defence. Functions that read the clock or generate random
+// values are left out on purpose: loading the same files must give the same
+// Config.
+func (l *loader) functions(record func(string)) map[string]function.Function {
 	return map[string]function.Function{
-		"env":          l.envFunc(),
-		"file":         l.fileFunc(),
+		"env":          l.envFunc(record),
+		"file":         l.fileFunc(record),
 		"nonsensitive": nonsensitiveFunc,
 		"sensitive":    sensitiveFunc,
 
@@ -109,7 +111,7 @@ func (l *loader) functions() map[string]function.Function {
 // envFunc is env(NAME): the value of an environment variable, sensitive.
 // An unset variable is an error (a typo should not silently become ""); use
 // try(env("X"), "default") for an optional one.
-func (l *loader) envFunc() function.Function {
+func (l *loader) envFunc(record func(string)) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the value of an environment variable, marked sensitive.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
@@ -123,7 +125,7 @@ func (l *loader) envFunc() function.Function {
 			if !ok {
 				return cty.NilVal, function.NewArgErrorf(0, "the environment variable %q is not set", name)
 			}
-			l.recordSecret(v)
+			record(v)
 			return cty.StringVal(v).Mark(sensitiveMark), nil
 		},
 	})
@@ -131,7 +133,7 @@ func (l *loader) envFunc() function.Function {
 
 // fileFunc is file(PATH): the contents of a UTF-8 file, sensitive. A
 // relative path is relative to the configuration directory.
-func (l *loader) fileFunc() function.Function {
+func (l *loader) fileFunc(record func(string)) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the contents of a file, marked sensitive.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
@@ -149,7 +151,7 @@ func (l *loader) fileFunc() function.Function {
 				return cty.NilVal, function.NewArgErrorf(0, "the file %q is not valid UTF-8 text", p)
 			}
 			s := string(b)
-			l.recordSecret(s)
+			record(s)
 			return cty.StringVal(s).Mark(sensitiveMark), nil
 		},
 	})

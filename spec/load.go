@@ -44,7 +44,10 @@ type Parser struct {
 
 // Files returns the files read, keyed by the name used in diagnostics
 // (relative to the configuration directory, e.g. "main.hcl"). It is the map
-// hcl.NewDiagnosticTextWriter expects.
+// hcl.NewDiagnosticTextWriter expects. A file keeps its source (Bytes) and
+// what the writer asks of its Nav; the syntax tree of a native-syntax file
+// that parsed is not kept (its Body is empty), so that a large
+// configuration is not held in memory twice.
 func (p *Parser) Files() map[string]*hcl.File {
 	return p.p.Files()
 }
@@ -84,7 +87,15 @@ func Load(dir string) (*Config, *Parser, hcl.Diagnostics) {
 
 // LoadWith is Load with Options.
 func LoadWith(dir string, opts Options) (*Config, *Parser, hcl.Diagnostics) {
+	return loadWith(dir, opts, false)
+}
+
+// loadWith is LoadWith; with reference set, it takes none of the shortcuts
+// that make a large load fast and small (see loader.reference), for tests
+// that check the shortcuts change nothing.
+func loadWith(dir string, opts Options, reference bool) (*Config, *Parser, hcl.Diagnostics) {
 	l := newLoader(dir, opts)
+	l.reference = reference
 	if !l.parse() {
 		return nil, l.parser, l.finish()
 	}
@@ -127,10 +138,18 @@ type loader struct {
 	filesFS   fs.FS // where the configuration files are read from
 	vars      map[string]string
 	lookupEnv func(string) (string, bool)
+	// reference turns off the shortcuts, which must not change the
+	// result: parsing files in pieces (parseNative), decoding certificates
+	// early (prepareCertificate), reading literals without evaluating them
+	// (literal.go), and dropping syntax trees from the Parser's files.
+	reference bool
 
 	parser *Parser
-	files  []*hcl.File
+	parsed []parsedFile            // by file name, once every file parsed
 	blocks map[string][]*hcl.Block // by block type, in file order
+	// certBlocks are the certificate blocks, in file order (they are not
+	// in blocks).
+	certBlocks []*certBlock
 
 	cfg   *Config
 	diags hcl.Diagnostics
@@ -184,7 +203,7 @@ func newLoader(dir string, opts Options) *loader {
 	}
 	l.ctx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{},
-		Functions: l.functions(),
+		Functions: l.functions(l.recordSecret),
 	}
 	return l
 }
@@ -209,57 +228,152 @@ func (l *loader) parse() bool {
 		})
 		return false
 	}
-	// Files are read and parsed in parallel (parsing is most of the cost
-	// of a load), then added in name order so the result is deterministic.
-	type result struct {
-		file  *hcl.File
-		diags hcl.Diagnostics
-	}
-	results := make([]result, len(names))
+	// Files are read, parsed and split into blocks in parallel (parsing is
+	// most of the cost of a load) by GOMAXPROCS workers, then added in name
+	// order so the result is deterministic. A worker also decodes what it
+	// can of its file's certificates (see prepareCertificate) and keeps
+	// only what later phases need of the file's syntax tree, so that the
+	// trees of a large configuration are not all in memory at once.
+	parsed := make([]parsedFile, len(names))
 	parallel(len(names), func(i int) {
-		name := names[i]
-		src, err := fs.ReadFile(l.filesFS, name)
-		if err != nil {
-			results[i].diags = hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Cannot read configuration file",
-				Detail:   fmt.Sprintf("Reading %s failed: %v.", name, unwrapPathError(err)),
-			}}
-			return
-		}
-		var f *hcl.File
-		var diags hcl.Diagnostics
-		if strings.HasSuffix(name, ".json") {
-			f, diags = json.Parse(src, name)
-		} else {
-			f, diags = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-		}
-		if f == nil {
-			f = &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
-		}
-		results[i] = result{f, diags}
+		parsed[i] = l.parseFile(names[i])
 	})
-	for i, r := range results {
-		l.diags = append(l.diags, r.diags...)
-		if r.file != nil {
-			l.parser.p.AddFile(names[i], r.file)
-			if !r.diags.HasErrors() {
-				l.files = append(l.files, r.file)
-			}
+	for i, pf := range parsed {
+		l.diags = append(l.diags, pf.diags...)
+		if pf.file != nil {
+			l.parser.p.AddFile(names[i], pf.file)
 		}
 	}
-	return !l.diags.HasErrors()
+	if l.diags.HasErrors() {
+		return false
+	}
+	l.parsed = parsed
+	return true
 }
 
-// collect splits the top level of every file into blocks by type.
+// parsedFile is what parseFile made of one file.
+type parsedFile struct {
+	file  *hcl.File       // for the Parser; nil if the file could not be read
+	diags hcl.Diagnostics // of reading and parsing
+	// When the file parsed: its top-level blocks (certificate blocks are
+	// in certs instead) and the diagnostics of splitting it into blocks.
+	blocks      hcl.Blocks
+	certs       []*certBlock
+	blocksDiags hcl.Diagnostics
+}
+
+// parseFile reads and parses one file and splits its top level into
+// blocks. It runs on several goroutines at once: it reads the loader's
+// settings and records nothing in the loader.
+func (l *loader) parseFile(name string) parsedFile {
+	src, err := fs.ReadFile(l.filesFS, name)
+	if err != nil {
+		return parsedFile{diags: hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read configuration file",
+			Detail:   fmt.Sprintf("Reading %s failed: %v.", name, unwrapPathError(err)),
+		}}}
+	}
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(name, ".json") {
+		f, diags = json.Parse(src, name)
+	} else if l.reference {
+		f, diags = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	} else {
+		f, diags = parseNative(src, name)
+	}
+	if f == nil {
+		f = &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
+	}
+	pf := parsedFile{file: f, diags: diags}
+	if diags.HasErrors() {
+		return pf // not evaluated; the Parser keeps it whole for the diagnostics
+	}
+	content, diags := f.Body.Content(rootSchema)
+	pf.blocksDiags = diags
+	var early *earlyEval
+	for _, b := range content.Blocks {
+		if b.Type != "certificate" {
+			pf.blocks = append(pf.blocks, b)
+			continue
+		}
+		if early == nil {
+			early = l.newEarlyEval()
+		}
+		pf.certs = append(pf.certs, l.prepareCertificate(b, early))
+	}
+	// The blocks hold what later phases need of the tree.
+	if body, ok := f.Body.(*hclsyntax.Body); ok && !l.reference {
+		pf.file = &hcl.File{Body: hcl.EmptyBody(), Bytes: src, Nav: newBlockNav(body)}
+	}
+	return pf
+}
+
+// collect sorts the top-level blocks of every file by type, in file order.
 func (l *loader) collect() {
-	for _, f := range l.files {
-		content, diags := f.Body.Content(rootSchema)
-		l.diags = append(l.diags, diags...)
-		for _, b := range content.Blocks {
+	for _, pf := range l.parsed {
+		l.diags = append(l.diags, pf.blocksDiags...)
+		for _, b := range pf.blocks {
 			l.blocks[b.Type] = append(l.blocks[b.Type], b)
 		}
+		l.certBlocks = append(l.certBlocks, pf.certs...)
 	}
+	l.parsed = nil
+}
+
+// blockNav stands in for the navigation of a native-syntax file whose
+// syntax tree is not kept: hcl's diagnostic text writer asks it which
+// top-level block an offset is in, to print `on main.hcl line 12, in
+// certificate "www":`. It answers as hclsyntax's own navigation does.
+type blockNav []navBlock
+
+type navBlock struct {
+	start, end int // byte offsets of the block, from its type to its "}"
+	typ        string
+	labels     []string
+	def        hcl.Range
+}
+
+func newBlockNav(body *hclsyntax.Body) blockNav {
+	nav := make(blockNav, len(body.Blocks))
+	for i, b := range body.Blocks {
+		rng := b.Range()
+		nav[i] = navBlock{start: rng.Start.Byte, end: rng.End.Byte, typ: b.Type, labels: b.Labels, def: b.DefRange()}
+	}
+	return nav
+}
+
+func (n blockNav) find(offset int) *navBlock {
+	for i := range n {
+		if offset >= n[i].start && offset < n[i].end {
+			return &n[i]
+		}
+	}
+	return nil
+}
+
+// ContextString returns the header of the block at offset, like
+// `certificate "www"`, or "".
+func (n blockNav) ContextString(offset int) string {
+	b := n.find(offset)
+	if b == nil {
+		return ""
+	}
+	var sb strings.Builder
+	sb.WriteString(b.typ)
+	for _, label := range b.labels {
+		fmt.Fprintf(&sb, " %q", label)
+	}
+	return sb.String()
+}
+
+// ContextDefRange returns the definition range of the block at offset.
+func (n blockNav) ContextDefRange(offset int) hcl.Range {
+	if b := n.find(offset); b != nil {
+		return b.def
+	}
+	return hcl.Range{}
 }
 
 // decodeBlocks decodes every block kind in dependency order: a kind is
@@ -288,9 +402,10 @@ func (l *loader) decodeBlocks() {
 	for _, b := range l.blocks["issuer"] {
 		l.decodeIssuerBlock(b)
 	}
-	for _, b := range l.blocks["certificate"] {
-		l.decodeCertificateBlock(b)
+	for _, cb := range l.certBlocks {
+		l.decodeCertificateBlock(cb)
 	}
+	l.certBlocks = nil // certWork holds what is left to do
 	l.decodeCertificates()
 }
 

@@ -1,6 +1,11 @@
 package spec
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
 
 func TestNormalizeDNSName(t *testing.T) {
 	long63 := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // 63
@@ -136,6 +141,26 @@ func TestCheckEmail(t *testing.T) {
 	} {
 		if err := checkEmail(in); (err == nil) != ok {
 			t.Errorf("checkEmail(%q) = %v, want ok=%v", in, err, ok)
+		}
+	}
+}
+
+func TestValidNameMatchesHCL(t *testing.T) {
+	for _, name := range []string{
+		"", "a", "A", "_", "_a", "a-b", "a_b", "a1", "1a", "-a", "a.b", "a b",
+		"www", "h00001", "caf\u00e9", "\u00e9", "a\u0301", "\ufeffa", "a\x00", "a$",
+	} {
+		b := &hcl.Block{Labels: []string{name}}
+		if got, want := validName(b), hclsyntax.ValidIdentifier(name); got != want {
+			t.Errorf("validName(%q) = %v, want %v", name, got, want)
+		}
+	}
+	for c := 0; c < 0x80; c++ {
+		for _, name := range []string{string(rune(c)), "a" + string(rune(c))} {
+			b := &hcl.Block{Labels: []string{name}}
+			if got, want := validName(b), hclsyntax.ValidIdentifier(name); got != want {
+				t.Errorf("validName(%q) = %v, want %v", name, got, want)
+			}
 		}
 	}
 }

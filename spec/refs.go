@@ -21,32 +21,94 @@ func article(kind string) string {
 	return "a"
 }
 
-// refExpr decodes expr as a reference to a block of kind, without
-// evaluating it, and checks that the block exists. Names are checked
-// against kinds decoded earlier (see decodeBlocks).
-func (b *body) refExpr(a *hcl.Attribute, expr hcl.Expression, kind string) (string, bool) {
+// refSyntax is a reference (KIND.NAME) as written. parseRef reads it
+// without evaluating anything, so it can be read as soon as the file is
+// parsed (see prepareCertificate); checkRef checks it once every block it
+// may name is decoded.
+type refSyntax struct {
+	rng  hcl.Range // of the expression
+	ok   bool      // whether the expression is a traversal
+	root string
+	name string // NAME of ROOT.NAME; "" if the traversal is anything else
+}
+
+func parseRef(expr hcl.Expression) refSyntax {
+	r := refSyntax{rng: expr.Range()}
 	t, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() {
-		b.errorAt(expr.Range(), a, "Invalid reference",
-			"%s must be a reference like %s.NAME, written without quotes.", a.Name, kind)
-		return "", false
+		return r
 	}
-	root := t.RootName()
-	var name string
+	r.ok, r.root = true, t.RootName()
 	if len(t) == 2 {
 		if attr, ok := t[1].(hcl.TraverseAttr); ok {
-			name = attr.Name
+			r.name = attr.Name
 		}
 	}
+	return r
+}
+
+// refArg is a reference argument as written: one reference, or (for
+// refList) a list of them. The zero value is an absent argument.
+type refArg struct {
+	attr string // the argument's name; "" if it is absent
+	// refs are the references. For a list argument whose expression is
+	// not a list, notList is set and refs holds just its range.
+	refs    []refSyntax
+	notList bool
+}
+
+// parseRefArg reads argument name of attrs as one reference, or as a list
+// of references if list is set.
+func parseRefArg(attrs hcl.Attributes, name string, list bool) refArg {
+	a := attrs[name]
+	if a == nil {
+		return refArg{}
+	}
+	if !list {
+		return refArg{attr: a.Name, refs: []refSyntax{parseRef(a.Expr)}}
+	}
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		return refArg{attr: a.Name, refs: []refSyntax{{rng: a.Expr.Range()}}, notList: true}
+	}
+	arg := refArg{attr: a.Name, refs: make([]refSyntax, len(exprs))}
+	for i, e := range exprs {
+		arg.refs[i] = parseRef(e)
+	}
+	return arg
+}
+
+// errorRef records an error about a reference at rng. (References are
+// checked once per block, never per for_each instance, so unlike errorf
+// there is no instance context to show.)
+func (b *body) errorRef(rng hcl.Range, summary, detail string, args ...any) {
+	*b.diags = append(*b.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detail, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+// checkRef checks reference r of argument attr: it must name a block of
+// kind that exists. Names are checked against kinds decoded earlier (see
+// decodeBlocks).
+func (b *body) checkRef(attr string, r refSyntax, kind string) (string, bool) {
+	if !r.ok {
+		b.errorRef(r.rng, "Invalid reference",
+			"%s must be a reference like %s.NAME, written without quotes.", attr, kind)
+		return "", false
+	}
+	root, name := r.root, r.name
 	switch {
 	case root != kind && refKinds[root] && name != "":
-		b.errorAt(expr.Range(), a, "Invalid reference",
+		b.errorRef(r.rng, "Invalid reference",
 			"%s must refer to %s %s, like %s.NAME, but %s.%s refers to %s %s.",
-			a.Name, article(kind), kind, kind, root, name, article(root), root)
+			attr, article(kind), kind, kind, root, name, article(root), root)
 		return "", false
 	case root != kind || name == "":
-		b.errorAt(expr.Range(), a, "Invalid reference",
-			"%s must be a reference like %s.NAME.", a.Name, kind)
+		b.errorRef(r.rng, "Invalid reference",
+			"%s must be a reference like %s.NAME.", attr, kind)
 		return "", false
 	}
 	if !b.l.exists(kind, name) {
@@ -56,55 +118,65 @@ func (b *body) refExpr(a *hcl.Attribute, expr hcl.Expression, kind string) (stri
 		} else {
 			hint = fmt.Sprintf(" Declare it with %s %s block, or fix the reference.", article(kind), kind)
 		}
-		b.errorAt(expr.Range(), a, "Unknown "+kind,
+		b.errorRef(r.rng, "Unknown "+kind,
 			"There is no %s named %q.%s", kind, name, hint)
 		return name, false
 	}
 	return name, true
 }
 
-// ref reads attribute name as one reference to a kind.
-func (b *body) ref(name, kind string) (string, *hcl.Attribute, bool) {
-	a := b.attrs[name]
-	if a == nil {
-		return "", nil, false
+// checkRefArg checks a reference argument read with list unset: ok is
+// false if it is absent or wrong.
+func (b *body) checkRefArg(arg refArg, kind string) (string, bool) {
+	if arg.attr == "" {
+		return "", false
 	}
-	n, ok := b.refExpr(a, a.Expr, kind)
-	return n, a, ok
+	return b.checkRef(arg.attr, arg.refs[0], kind)
 }
 
-// refList reads attribute name as a list of references to a kind, like
-// [notifier.ops, notifier.pager]. Unknown references are reported and left
-// out of the result.
-func (b *body) refList(name, kind string) ([]string, *hcl.Attribute, bool) {
-	a := b.attrs[name]
-	if a == nil {
-		return nil, nil, false
+// checkRefListArg checks a reference argument read with list set.
+// Unknown references are reported and left out of the result.
+func (b *body) checkRefListArg(arg refArg, kind string) ([]string, bool) {
+	if arg.attr == "" {
+		return nil, false
 	}
-	exprs, diags := hcl.ExprList(a.Expr)
-	if diags.HasErrors() {
-		b.errorf(a, "Invalid reference list",
-			"%s must be a list of references, like [%s.NAME, ...].", name, kind)
-		return nil, a, false
+	if arg.notList {
+		b.errorRef(arg.refs[0].rng, "Invalid reference list",
+			"%s must be a list of references, like [%s.NAME, ...].", arg.attr, kind)
+		return nil, false
 	}
-	out := make([]string, 0, len(exprs))
-	seen := make(map[string]bool, len(exprs))
+	out := make([]string, 0, len(arg.refs))
+	seen := make(map[string]bool, len(arg.refs))
 	ok := true
-	for _, e := range exprs {
-		n, good := b.refExpr(a, e, kind)
+	for _, r := range arg.refs {
+		n, good := b.checkRef(arg.attr, r, kind)
 		switch {
 		case !good:
 			ok = false
 		case seen[n]:
-			b.errorAt(e.Range(), a, "Duplicate reference",
-				"%s.%s appears more than once in %s; remove the repetition.", kind, n, name)
+			b.errorRef(r.rng, "Duplicate reference",
+				"%s.%s appears more than once in %s; remove the repetition.", kind, n, arg.attr)
 			ok = false
 		default:
 			seen[n] = true
 			out = append(out, n)
 		}
 	}
-	return out, a, ok
+	return out, ok
+}
+
+// ref reads attribute name as one reference to a kind.
+func (b *body) ref(name, kind string) (string, *hcl.Attribute, bool) {
+	n, ok := b.checkRefArg(parseRefArg(b.attrs, name, false), kind)
+	return n, b.attrs[name], ok
+}
+
+// refList reads attribute name as a list of references to a kind, like
+// [notifier.ops, notifier.pager]. Unknown references are reported and left
+// out of the result.
+func (b *body) refList(name, kind string) ([]string, *hcl.Attribute, bool) {
+	out, ok := b.checkRefListArg(parseRefArg(b.attrs, name, true), kind)
+	return out, b.attrs[name], ok
 }
 
 func (l *loader) exists(kind, name string) bool {

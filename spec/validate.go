@@ -1,22 +1,53 @@
 package spec
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// checkSubjects are where a certificate's policy errors point. An
-// attribute is nil when the certificate does not set it (the value then
+// checkSubjects are where a certificate's policy errors point. A subject
+// is unset when the certificate does not set the argument (the value then
 // comes from the policy) or when it was already reported as invalid.
 type checkSubjects struct {
-	cn           *hcl.Attribute
+	cn           subject
 	cnIsDNS      bool
-	dns          *hcl.Attribute
+	dns          subject
 	dnsRngs      []hcl.Range // one per c.DNSNames
-	keyAlgorithm *hcl.Attribute
-	validity     *hcl.Attribute
-	policyRef    *hcl.Attribute
+	keyAlgorithm subject
+	validity     subject
+}
+
+// subject is an argument that a later error may point at.
+type subject struct {
+	set bool
+	rng hcl.Range // of its expression
+	// attr is the argument, for errorf; nil once only the position is
+	// kept (see prepareCertificate), which is enough outside a for_each.
+	attr *hcl.Attribute
+}
+
+func subjectOf(a *hcl.Attribute) subject {
+	if a == nil {
+		return subject{}
+	}
+	return subject{set: true, rng: a.Expr.Range(), attr: a}
+}
+
+// errorOn is errorAt for subject s.
+func (b *body) errorOn(s subject, rng hcl.Range, summary, detail string, args ...any) {
+	if s.attr != nil {
+		b.errorAt(rng, s.attr, summary, detail, args...)
+		return
+	}
+	// What errorf records when it has no for_each instance to show.
+	*b.diags = append(*b.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detail, args...),
+		Subject:  rng.Ptr(),
+	})
 }
 
 // checkPolicy enforces a policy's constraints on a certificate. They are
@@ -24,16 +55,16 @@ type checkSubjects struct {
 // planned.
 func (l *loader) checkPolicy(b *body, c *Certificate, p *Policy, s checkSubjects) {
 	if len(p.AllowedDomains) > 0 {
-		notAllowed := func(a *hcl.Attribute, rng hcl.Range, name string) {
-			b.errorAt(rng, a, "Domain not allowed by policy",
+		notAllowed := func(a subject, rng hcl.Range, name string) {
+			b.errorOn(a, rng, "Domain not allowed by policy",
 				"%q is not covered by the allowed_domains of policy.%s (%s). Use a name the policy allows, choose another policy, or widen allowed_domains.",
 				name, p.Name, strings.Join(p.AllowedDomains, ", "))
 		}
-		if s.cn != nil && s.cnIsDNS && !domainAllowed(c.CommonName, p.AllowedDomains) {
-			notAllowed(s.cn, s.cn.Expr.Range(), c.CommonName)
+		if s.cn.set && s.cnIsDNS && !domainAllowed(c.CommonName, p.AllowedDomains) {
+			notAllowed(s.cn, s.cn.rng, c.CommonName)
 		}
 		for i, n := range c.DNSNames {
-			if n == c.CommonName && s.cn != nil && s.cnIsDNS {
+			if n == c.CommonName && s.cn.set && s.cnIsDNS {
 				continue // reported once, on common_name
 			}
 			if !domainAllowed(n, p.AllowedDomains) {
@@ -41,18 +72,18 @@ func (l *loader) checkPolicy(b *body, c *Certificate, p *Policy, s checkSubjects
 			}
 		}
 	}
-	if s.keyAlgorithm != nil && !contains(p.AllowedKeyAlgorithms, c.KeyAlgorithm) {
-		b.errorf(s.keyAlgorithm, "Key algorithm not allowed by policy",
+	if s.keyAlgorithm.set && !contains(p.AllowedKeyAlgorithms, c.KeyAlgorithm) {
+		b.errorOn(s.keyAlgorithm, s.keyAlgorithm.rng, "Key algorithm not allowed by policy",
 			"policy.%s allows %s, not %q. Use an allowed algorithm, or add this one to the policy's allowed_key_algorithms.",
 			p.Name, oneOfList(p.AllowedKeyAlgorithms), c.KeyAlgorithm)
 	}
-	if s.validity != nil {
+	if s.validity.set {
 		if c.Validity > p.MaxValidity {
-			b.errorf(s.validity, "Validity exceeds maximum",
+			b.errorOn(s.validity, s.validity.rng, "Validity exceeds maximum",
 				"The validity %s is longer than policy.%s allows (max_validity %s). Shorten it, or raise the policy's max_validity.",
 				formatDuration(c.Validity), p.Name, formatDuration(p.MaxValidity))
 		} else if p.RenewBefore.Duration > 0 && p.RenewBefore.Duration >= c.Validity {
-			b.errorf(s.validity, "Validity shorter than renew_before",
+			b.errorOn(s.validity, s.validity.rng, "Validity shorter than renew_before",
 				"The validity %s is not longer than the renew_before %s of policy.%s, so the certificate would be due for renewal as soon as it is issued. Lengthen the validity, or use a percentage renew_before in the policy.",
 				formatDuration(c.Validity), formatDuration(p.RenewBefore.Duration), p.Name)
 		}
