@@ -265,6 +265,9 @@ func (a *applier) applyIssuer(ctx context.Context, ch Change) (err error) {
 	if err != nil {
 		return wrap(err)
 	}
+	if ca, err = withCAURLs(ca, is); err != nil {
+		return wrap(err)
+	}
 	keyPEM, err := ca.KeyPEM()
 	if err != nil {
 		return wrap(err)
@@ -307,12 +310,24 @@ func (a *applier) issuer(ctx context.Context, name string) (Issuer, error) {
 		return nil, fmt.Errorf("%s is not in the state (is it a local_ca? run certctl plan again)", IssuerAddress(name))
 	}
 	ca, err := LoadLocalCA(a.deps.Store, rec)
+	if err == nil {
+		ca, err = withCAURLs(ca, a.cfg.Issuers[name])
+	}
 	if err != nil {
 		a.issuerErr[name] = err
 		return nil, err
 	}
 	a.cas[name] = ca
 	return ca, nil
+}
+
+// withCAURLs gives ca the publication URLs of its configuration (they live
+// in the config, not in the CA certificate).
+func withCAURLs(ca *pki.LocalCA, is *spec.Issuer) (*pki.LocalCA, error) {
+	if is == nil || (is.IssuerURL == "" && is.OCSPURL == "" && is.CRLURL == "") {
+		return ca, nil
+	}
+	return ca.WithURLs(pki.CAURLs{IssuerURL: is.IssuerURL, OCSPURL: is.OCSPURL, CRLURL: is.CRLURL})
 }
 
 // LoadLocalCA restores the local CA recorded in rec, unsealing its key

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"net/url"
 )
 
 // issuerType is one kind of `issuer "TYPE" "NAME" {}`. Adding a type (acme)
@@ -15,7 +16,8 @@ type issuerType struct {
 var issuerTypes = map[string]issuerType{
 	"local_ca": {
 		schema: &hcl.BodySchema{Attributes: attrs(
-			"common_name", "validity", "key_algorithm", "max_validity", "for_each",
+			"common_name", "validity", "key_algorithm", "max_validity",
+			"issuer_url", "ocsp_url", "crl_url", "for_each",
 		)},
 		decode: decodeLocalCA,
 	},
@@ -82,4 +84,23 @@ func decodeLocalCA(b *body, is *Issuer) {
 				formatDuration(d), formatDuration(is.Validity))
 		}
 	}
+	is.IssuerURL = caURL(b, "issuer_url")
+	is.OCSPURL = caURL(b, "ocsp_url")
+	is.CRLURL = caURL(b, "crl_url")
+}
+
+// caURL reads one of a local CA's publication URLs: absolute http or
+// https, as relying parties fetch them without TLS bootstrapping.
+func caURL(b *body, name string) string {
+	v, a, ok := b.str(name)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		b.errorf(a, "Invalid URL",
+			"%s must be an absolute http or https URL, such as \"http://pki.example.com/ca.crl\"; got %q.", name, v)
+		return ""
+	}
+	return v
 }

@@ -88,6 +88,10 @@ type Issuer struct {
 	KeyAlgorithm string
 	// MaxValidity is the longest leaf this issuer signs; defaults to Validity.
 	MaxValidity time.Duration
+	// IssuerURL, OCSPURL and CRLURL are what a local CA writes into the
+	// certificates it issues (authorityInformationAccess and
+	// cRLDistributionPoints); "" when unset. Changing them changes no CA.
+	IssuerURL, OCSPURL, CRLURL string
 
 	// ACME is set for type "acme" (see ACMEIssuer); the CA decides the
 	// validity, so MaxValidity is 0 (no bound) for it.

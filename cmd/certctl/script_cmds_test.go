@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/certctl/certctl/pki"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	"github.com/zmap/zlint/v3/lint"
 )
 
 // scriptCmds are the checks scripts use beyond testscript's built-ins.
@@ -61,6 +65,27 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		_, err = leaf.Verify(opts)
 		if (err == nil) == neg {
 			ts.Fatalf("verifying %s: %v (negated: %v)", args[1], err, neg)
+		}
+	},
+	// zlint FILE: the certificate in FILE has no zlint result of level
+	// error or fatal (the names of any are printed).
+	"zlint": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: zlint FILE")
+		}
+		cert, err := pki.ParseCertificatePEM([]byte(ts.ReadFile(args[0])))
+		ts.Check(err)
+		zc, err := zx509.ParseCertificate(cert.Raw)
+		ts.Check(err)
+		var bad []string
+		for name, r := range zlint.LintCertificate(zc).Results {
+			if r.Status == lint.Error || r.Status == lint.Fatal {
+				bad = append(bad, name)
+			}
+		}
+		slices.Sort(bad)
+		if (len(bad) == 0) == neg {
+			ts.Fatalf("zlint %s: errors %v (negated: %v)", args[0], bad, neg)
 		}
 	},
 	// jsonschema SCHEMA FILE: FILE is valid JSON under the schema (path
