@@ -362,24 +362,12 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 		switch ch.Action {
 		case ActionCreate, ActionRenew, ActionReplace:
 			var err, deployErr error
-			before := rec
 			rec, deployErr, err = a.issue(ctx, ch, rec)
-			evErr := a.issueEvents(ctx, ch, before, rec, err)
-			if err != nil {
-				err = errors.Join(err, evErr)
-			} else {
-				deployErr = errors.Join(deployErr, evErr)
-			}
 			a.done(ch, err, deployErr)
 		case ActionUpdate:
 			a.done(ch, a.update(ctx, ch, rec))
 		case ActionDeploy:
-			var prevErr string
-			if rec != nil {
-				prevErr = rec.Deployments[ch.Target].LastError
-			}
-			err := a.deploy(ctx, ch, rec)
-			if evErr := a.deployEvent(ctx, ch.Name, rec, ch.Target, prevErr); err != nil {
+			if err, evErr := a.deploy(ctx, ch, rec); err != nil {
 				a.done(ch, errors.Join(err, evErr))
 			} else {
 				a.done(ch, nil, evErr)
@@ -413,31 +401,38 @@ var issueVerbs = map[Action]string{ActionCreate: "issuing", ActionRenew: "renewi
 // issue gets a new certificate for ch, commits it, then deploys it to the
 // change's local targets. It returns the record as it now is, the deploy
 // error (the certificate was committed) and the issuing error (it was not).
+// It raises the events of the outcome (see events.go), each in the
+// transaction that commits it; an event's error is returned with the
+// deploy error when the certificate was committed, else with the issuing
+// error.
 func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, deployErr, err error) {
 	verb := issueVerbs[ch.Action]
 	c := a.cfg.Certificates[ch.Name]
 	if c == nil {
-		return rec, nil, fmt.Errorf("%s %s: not in the configuration", verb, ch.Address)
+		err := fmt.Errorf("%s %s: not in the configuration", verb, ch.Address)
+		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
 	iss, err := a.issuer(ctx, c.Issuer)
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", verb, ch.Address, err)
 		if errors.Is(err, errIssuerUnavailable) && ctx.Err() == nil {
 			// The CA did not answer: a failed attempt, backed off.
-			return a.recordFailure(ctx, c, rec, err, a.deps.Now()), nil, err
+			next, evErr := a.recordFailure(ctx, ch, c, rec, err, a.deps.Now())
+			return next, nil, errors.Join(err, evErr)
 		}
 		// Not this certificate's fault: leave its record alone.
-		return rec, nil, err
+		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
 	now := a.deps.Now()
 	next, keyPEM, err := a.sign(ctx, c, rec, iss, now)
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", verb, ch.Address, err)
 		if ctx.Err() != nil {
-			// Interrupted, not failed: no backoff.
+			// Interrupted, not failed: no backoff, and nothing to announce.
 			return rec, nil, err
 		}
-		return a.recordFailure(ctx, c, rec, err, now), nil, err
+		next, evErr := a.recordFailure(ctx, ch, c, rec, err, now)
+		return next, nil, errors.Join(err, evErr)
 	}
 	defer clear(keyPEM)
 	if rec != nil && rec.Fingerprint != "" {
@@ -451,10 +446,15 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		}
 	}
 	// Committed before deployed: a crash from here on finds the
-	// certificate in the state and only deploys it.
-	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
-		return rec, nil, fmt.Errorf("%s %s: committing: %w", verb, ch.Address, err)
+	// certificate in the state and only deploys it. Its issued (renewed,
+	// replaced) event is committed with it.
+	rows, evErr := a.issuedRows(ch, rec, next)
+	cerr, qErr := a.commit(ctx, next, rows)
+	if cerr != nil {
+		err := fmt.Errorf("%s %s: committing: %w", verb, ch.Address, cerr)
+		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
+	evErrs := []error{evErr, qErr}
 	// The CA's renewal window (ARI) for the new certificate, committed
 	// with the deployments below.
 	gotARI := a.fetchRenewalInfo(ctx, iss, next) // acme.go
@@ -464,12 +464,25 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	}
 	derr := errors.Join(derrs...)
 	if len(ch.Targets) > 0 || gotARI {
-		// The blobs were committed above: write the rest only.
-		if err := a.deps.Store.PutCertificate(ctx, next.WithoutBlobs()); err != nil {
-			derr = errors.Join(derr, fmt.Errorf("recording deployments of %s: %w", ch.Address, err))
+		// The deployments' events, committed with them.
+		var rows []*state.Notification
+		for _, t := range ch.Targets {
+			var prev string
+			if rec != nil {
+				prev = rec.Deployments[t].LastError
+			}
+			r, err := a.deployRows(ctx, ch.Name, next, t, prev)
+			rows, evErrs = append(rows, r...), append(evErrs, err)
 		}
+		// The blobs were committed above: write the rest only.
+		cerr, qErr := a.commit(ctx, next.WithoutBlobs(), rows)
+		if cerr != nil {
+			derr = errors.Join(derr, fmt.Errorf("recording deployments of %s: %w", ch.Address, cerr))
+			qErr = a.enqueueAlone(ctx, rows)
+		}
+		evErrs = append(evErrs, qErr)
 	}
-	return next, derr, nil
+	return next, errors.Join(derr, errors.Join(evErrs...)), nil
 }
 
 // sign generates a key, has iss sign a CSR for it and returns the new
@@ -552,11 +565,12 @@ func setMeta(rec *state.Certificate, c *spec.Certificate) {
 }
 
 // recordFailure marks the certificate failed, keeping its current
-// certificate, and schedules the next attempt. It returns the record as
-// stored (or as it was, if storing failed; that error is dropped because
-// the issuing error is already reported and a store that cannot write
-// will fail the next plan loudly).
-func (a *applier) recordFailure(ctx context.Context, c *spec.Certificate, rec *state.Certificate, cause error, now time.Time) *state.Certificate {
+// certificate, and schedules the next attempt; the failed event of ch (see
+// failedRows) is committed with it. It returns the record as stored (or as
+// it was, if storing failed; that error is dropped because the issuing
+// error is already reported and a store that cannot write will fail the
+// next plan loudly) and the event's error.
+func (a *applier) recordFailure(ctx context.Context, ch Change, c *spec.Certificate, rec *state.Certificate, cause error, now time.Time) (*state.Certificate, error) {
 	next := cloneRecord(rec)
 	if next == nil {
 		next = &state.Certificate{Name: c.Name, Issuer: c.Issuer}
@@ -568,10 +582,14 @@ func (a *applier) recordFailure(ctx context.Context, c *spec.Certificate, rec *s
 	next.Failures++
 	next.NextAttemptAt = now.Add(a.failureBackoff(c, next.Failures, cause)) // acme.go
 	next.UpdatedAt = now
-	if err := a.deps.Store.PutCertificate(ctx, next); err != nil {
-		return rec
+	rows, evErr := a.failedRows(ctx, ch, rec, next, cause)
+	err, qErr := a.commit(ctx, next, rows)
+	if err != nil {
+		// Neither the record nor the event was written: the failure is
+		// still announced, about the record as it was.
+		return rec, a.announceFailure(ctx, ch, rec, rec, cause)
 	}
-	return next
+	return next, errors.Join(evErr, qErr)
 }
 
 func (a *applier) update(ctx context.Context, ch Change, rec *state.Certificate) error {
@@ -587,22 +605,30 @@ func (a *applier) update(ctx context.Context, ch Change, rec *state.Certificate)
 	return nil
 }
 
-func (a *applier) deploy(ctx context.Context, ch Change, rec *state.Certificate) error {
+// deploy runs a deploy change and commits its outcome with its event (see
+// deployRows). It returns the change's error and the event's.
+func (a *applier) deploy(ctx context.Context, ch Change, rec *state.Certificate) (err, evErr error) {
+	var prevErr string
+	if rec != nil {
+		prevErr = rec.Deployments[ch.Target].LastError
+	}
 	c := a.cfg.Certificates[ch.Name]
 	if c == nil || rec == nil || rec.Fingerprint == "" {
-		return fmt.Errorf("deploying %s: %w", ch.Address, ErrStale)
+		return fmt.Errorf("deploying %s: %w", ch.Address, ErrStale), a.deployEvent(ctx, ch.Name, rec, ch.Target, prevErr)
 	}
 	keyPEM, err := a.deps.Store.Unseal(rec.KeySealed)
 	if err != nil {
-		return fmt.Errorf("deploying %s: unsealing its key: %w", ch.Address, err)
+		return fmt.Errorf("deploying %s: unsealing its key: %w", ch.Address, err), a.deployEvent(ctx, ch.Name, rec, ch.Target, prevErr)
 	}
 	defer clear(keyPEM)
 	derr := a.deployTo(ctx, c, rec, ch.Target, keyPEM)
+	rows, evErr := a.deployRows(ctx, ch.Name, rec, ch.Target, prevErr)
 	// Only the deployment changed: the stored blobs stay.
-	if err := a.deps.Store.PutCertificate(ctx, rec.WithoutBlobs()); err != nil {
-		return errors.Join(derr, fmt.Errorf("recording deployment of %s: %w", ch.Address, err))
+	err, qErr := a.commit(ctx, rec.WithoutBlobs(), rows)
+	if err != nil {
+		return errors.Join(derr, fmt.Errorf("recording deployment of %s: %w", ch.Address, err)), errors.Join(evErr, a.enqueueAlone(ctx, rows))
 	}
-	return derr
+	return derr, errors.Join(evErr, qErr)
 }
 
 // deployTo writes rec's certificate and keyPEM to one local target and

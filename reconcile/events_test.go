@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,5 +331,66 @@ func TestResultStringNotified(t *testing.T) {
 	}
 	if got := (Summary{Renew: 1, Notify: 1}).SummaryLine(); got != "Plan: 0 to create, 1 to renew, 0 to replace, 0 to update, 0 to deploy, 0 to forget, 1 to notify." {
 		t.Errorf("SummaryLine() = %q", got)
+	}
+}
+
+// countingQueue is a state.DB that counts the rows written on their own,
+// apart from a certificate record.
+type countingQueue struct {
+	*state.DB
+	alone atomic.Int64
+}
+
+func (q *countingQueue) EnqueueNotifications(ctx context.Context, rows ...*state.Notification) error {
+	q.alone.Add(int64(len(rows)))
+	return q.DB.EnqueueNotifications(ctx, rows...)
+}
+
+// Every certificate an apply issues has its issued event, with its serial:
+// committed with the record when the store is the queue, written after it
+// when it is not.
+func TestApplyCommitsEventsWithRecords(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(map[bool]string{true: "one transaction", false: "two writes"}[shared], func(t *testing.T) {
+			ctx := context.Background()
+			cfg := notifyConfig(t.TempDir(), "https://hooks.example.com/x")
+			cfg.Owners["bob"].Notifiers = []string{"ops"} // every certificate is routed
+			q := &countingQueue{DB: openQueue(t)}
+			var store state.Store = q
+			if !shared {
+				store = newMemStore()
+			}
+			deps := Deps{Store: store, Notifications: q, Now: func() time.Time { return t0 }, Exec: (&recExec{}).exec}
+			snap, err := store.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := Apply(ctx, Plan(cfg, snap, nil, t0), cfg, deps); err != nil || res.Created == 0 {
+				t.Fatalf("Apply = %v, %v", res, err)
+			}
+			if snap, err = store.Snapshot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rows := listRows(t, q, state.NotificationFilter{})
+			for name, rec := range snap.Certificates {
+				var serials []string
+				for _, n := range rows {
+					var ev notify.Event
+					if err := json.Unmarshal(n.Payload, &ev); err != nil {
+						t.Fatal(err)
+					}
+					if n.Certificate == name && n.Event == notify.EventIssued {
+						serials = append(serials, ev.Certificate.Serial)
+					}
+				}
+				if rec.Fingerprint == "" || !slices.Equal(serials, []string{rec.Serial}) {
+					t.Errorf("%s (serial %q): issued rows with serials %q, want one with its serial", name, rec.Serial, serials)
+				}
+			}
+			alone := q.alone.Load()
+			if shared && alone != 0 || !shared && alone != int64(len(rows)) {
+				t.Errorf("%d of %d rows written apart from their record (shared store %v)", alone, len(rows), shared)
+			}
+		})
 	}
 }

@@ -259,15 +259,30 @@ func (db *DB) EnqueueNotifications(ctx context.Context, rows ...*Notification) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	enqueue, err := prepareNotifications(rows)
+	if err != nil {
+		return err
+	}
+	if err := db.batch(keepsSerial, enqueue); err != nil {
+		return fmt.Errorf("enqueueing notifications: %w", err)
+	}
+	return nil
+}
+
+// prepareNotifications fills in, checks and encodes new rows (see
+// EnqueueNotifications) and returns the function that stores them, with
+// their index entries, in a transaction. It may run more than once (see
+// DB.batch): it only puts the values encoded here.
+func prepareNotifications(rows []*Notification) (func(tx *bbolt.Tx) error, error) {
 	vals := make([][]byte, len(rows))
 	for i, n := range rows {
 		if n == nil {
-			return errors.New("enqueueing notifications: nil row")
+			return nil, errors.New("enqueueing notifications: nil row")
 		}
 		if n.ID == "" {
 			id, err := NewNotificationID(n.CreatedAt)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			n.ID = id
 		}
@@ -275,15 +290,15 @@ func (db *DB) EnqueueNotifications(ctx context.Context, rows ...*Notification) e
 			n.Status = NotifyPending
 		}
 		if err := normalize(n); err != nil {
-			return fmt.Errorf("enqueueing notifications: %w", err)
+			return nil, fmt.Errorf("enqueueing notifications: %w", err)
 		}
 		val, err := encodeNotification(n)
 		if err != nil {
-			return fmt.Errorf("enqueueing notification %s: %w", n.ID, err)
+			return nil, fmt.Errorf("enqueueing notification %s: %w", n.ID, err)
 		}
 		vals[i] = val
 	}
-	err := db.batch(keepsSerial, func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
 		t, err := openNotifyTx(tx)
 		if err != nil {
 			return err
@@ -297,11 +312,7 @@ func (db *DB) EnqueueNotifications(ctx context.Context, rows ...*Notification) e
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("enqueueing notifications: %w", err)
-	}
-	return nil
+	}, nil
 }
 
 // DueNotifications returns up to limit (0: no limit) rows that are due at

@@ -48,35 +48,69 @@ func checkEntryVersion(v int, kind, name string) error {
 // rec.Fingerprint; when it carries any, the three are replaced. A complete
 // record is written as it is: no blobs means none are stored.
 func (db *DB) PutCertificate(ctx context.Context, rec *Certificate) error {
+	return db.PutCertificateWithNotifications(ctx, rec)
+}
+
+// PutCertificateWithNotifications is PutCertificate that also enqueues rows
+// (as EnqueueNotifications does: IDs and statuses filled in, both indexes
+// kept) in the same transaction, so the record and the rows of the events
+// it reports are durable together or not at all. Like PutCertificate it
+// bumps the serial; it shares the group commit of both.
+func (db *DB) PutCertificateWithNotifications(ctx context.Context, rec *Certificate, rows ...*Notification) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if rec == nil || rec.Name == "" {
 		return errors.New("putting certificate: empty name")
 	}
+	put, err := db.prepareCertificate(rec)
+	if err != nil {
+		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
+	}
+	enqueue := func(*bbolt.Tx) error { return nil }
+	if len(rows) > 0 {
+		if enqueue, err = prepareNotifications(rows); err != nil {
+			return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
+		}
+	}
+	err = db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
+		if err := put(tx); err != nil {
+			return err
+		}
+		return enqueue(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// prepareCertificate checks and encodes rec (see PutCertificate) and
+// returns the function that writes it in a transaction. Encoding comes
+// first: the batched function may run twice and must only put these bytes.
+func (db *DB) prepareCertificate(rec *Certificate) (func(tx *bbolt.Tx) error, error) {
 	if len(rec.KeySealed) > 0 {
 		if err := db.sealer.checkSealed(rec.KeySealed); err != nil {
-			return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
+			return nil, err
 		}
 	}
 	c := *rec
 	if n := len(c.History); n > MaxHistory {
 		c.History = c.History[n-MaxHistory:]
 	}
-	// Encode before the batch: the batched function may run twice and
-	// must only put these bytes.
 	meta, blobs, err := encodeCertificate(&c)
 	if err != nil {
-		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
+		return nil, err
 	}
 	keep := rec.blobsOmitted && blobs == nil
 	key := []byte(rec.Name)
-	err = db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
+	fingerprint := rec.Fingerprint
+	return func(tx *bbolt.Tx) error {
 		b, bb := certBuckets(tx)
 		switch {
 		case keep:
-			if fp := blobFingerprint(bb.Get(key)); fp != rec.Fingerprint {
-				return fmt.Errorf("%w: the record was read without its certificate and key, which are now those of fingerprint %q, not %q", errBlobsMismatch, fp, rec.Fingerprint)
+			if fp := blobFingerprint(bb.Get(key)); fp != fingerprint {
+				return fmt.Errorf("%w: the record was read without its certificate and key, which are now those of fingerprint %q, not %q", errBlobsMismatch, fp, fingerprint)
 			}
 		case blobs != nil:
 			if err := bb.Put(key, blobs); err != nil {
@@ -88,11 +122,7 @@ func (db *DB) PutCertificate(ctx context.Context, rec *Certificate) error {
 			}
 		}
 		return b.Put(key, meta)
-	})
-	if err != nil {
-		return fmt.Errorf("putting certificate %s: %w", rec.Name, err)
-	}
-	return nil
+	}, nil
 }
 
 // certFillPercent is how full bbolt fills the pages of the certificate

@@ -291,3 +291,66 @@ func countKeys(t *testing.T, db *DB, bucket []byte) int {
 	}
 	return n
 }
+
+// A record and the rows of its events land in one transaction: together,
+// with the serial bumped once and the rows indexed, or not at all.
+func TestPutCertificateWithNotifications(t *testing.T) {
+	db := openTemp(t)
+	rec := sampleCert(t, db, 1)
+	s0, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []*Notification{newRow(rec.Name, t0), newRow(rec.Name, t0)}
+	if err := db.PutCertificateWithNotifications(bg, rec, rows...); err != nil {
+		t.Fatal(err)
+	}
+	s1, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s1.Certificates[rec.Name]; !certsEqual(got, rec) {
+		t.Errorf("record after the combined put = %+v", got)
+	}
+	if d := s1.Serial - s0.Serial; d != 1 {
+		t.Errorf("serial moved by %d, want 1", d)
+	}
+	due, err := db.DueNotifications(bg, t0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueued := map[string]bool{rows[0].ID: true, rows[1].ID: true}
+	if len(due) != 2 || !enqueued[due[0].ID] || !enqueued[due[1].ID] || due[0].ID == due[1].ID || due[0].Status != NotifyPending {
+		t.Errorf("due rows = %s, want the 2 enqueued (%s)", ids(due), ids(rows))
+	}
+	checkIndexes(t, db)
+
+	// The rows fail (an ID that exists): the record is not written either.
+	rec2 := sampleCert(t, db, 2)
+	dup := newRow(rec2.Name, t0)
+	dup.ID = rows[0].ID
+	if err := db.PutCertificateWithNotifications(bg, rec2, newRow(rec2.Name, t0), dup); err == nil {
+		t.Error("combined put with a duplicate row ID succeeded")
+	}
+	// The record fails (its blobs are another certificate's): no row lands.
+	stale := rec.WithoutBlobs()
+	stale.Fingerprint = "other"
+	if err := db.PutCertificateWithNotifications(bg, stale, newRow(rec.Name, t0)); err == nil {
+		t.Error("combined put of a mismatched record succeeded")
+	}
+	s2, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Serial != s1.Serial || s2.Certificates[rec2.Name] != nil || !certsEqual(s2.Certificates[rec.Name], rec) {
+		t.Errorf("after failed combined puts: serial %d (want %d), %s present %v", s2.Serial, s1.Serial, rec2.Name, s2.Certificates[rec2.Name] != nil)
+	}
+	all, err := db.ListNotifications(bg, NotificationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Errorf("rows after failed combined puts = %s, want only %s", ids(all), ids(rows))
+	}
+	checkIndexes(t, db)
+}
