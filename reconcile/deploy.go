@@ -77,7 +77,7 @@ type fileTarget struct {
 //     directory is written, synced and renamed over the old one), then
 //     the directory is synced, so a crash leaves old or new files, never a
 //     torn one;
-//  2. validate runs; if it fails the previous files are put back (or the
+//  2. validate runs; if it fails (or a write fails) the previous files are put back (or the
 //     new ones removed, if there were none) so that a later reload of the
 //     service does not pick up files its own check rejected;
 //  3. reload runs.
@@ -87,21 +87,25 @@ func (t *fileTarget) write(ctx context.Context, f *files) error {
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return err
 	}
+	// The previous files are kept to put back: a write that fails half-way
+	// (disk full, a path that is not a file) must not leave a new key
+	// beside an old certificate, and neither may a failed validate.
 	var old files
 	var had [len(fileSuffixes)]bool
-	if t.validate != "" {
-		for i, suffix := range fileSuffixes {
-			b, err := os.ReadFile(filepath.Join(t.dir, t.stem+suffix))
-			if err == nil {
-				old[i], had[i] = b, true
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+	for i, suffix := range fileSuffixes {
+		b, err := os.ReadFile(filepath.Join(t.dir, t.stem+suffix))
+		if err == nil {
+			old[i], had[i] = b, true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
-		defer clear(old[keyFile])
 	}
+	defer clear(old[keyFile])
 	if err := t.writeAll(f, nil); err != nil {
-		return err
+		if rerr := t.writeAll(&old, &had); rerr != nil {
+			return fmt.Errorf("writing files: %w; restoring the previous files also failed: %v", err, rerr)
+		}
+		return fmt.Errorf("writing files (previous files restored): %w", err)
 	}
 	if t.validate != "" {
 		if err := t.exec(ctx, t.dir, t.validate); err != nil {

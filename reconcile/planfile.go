@@ -63,6 +63,9 @@ func WritePlanFile(path string, p *ActionPlan) error {
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
+	if err == nil {
+		err = tmp.Sync() // the rename below must not publish an empty file
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

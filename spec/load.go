@@ -109,7 +109,11 @@ func loadWith(dir string, opts Options, reference bool) (*Config, *Parser, hcl.D
 // ConfigFiles lists the configuration files of dir that Load reads, as base
 // names in the order Load reads them.
 func ConfigFiles(dir string) ([]string, error) {
-	return configFiles(os.DirFS(dir))
+	names, err := configFiles(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration directory %s: %w", dir, err)
+	}
+	return names, nil
 }
 
 func configFiles(fsys fs.FS) ([]string, error) {

@@ -30,6 +30,10 @@ func cmdApply(e *env, args []string) int {
 	planFile := fs.Arg(0)
 	view := out.view(e)
 
+	if planFile == "" && !*autoApprove && !isTerminal(e.stdin) {
+		// Refuse before anything is read or created.
+		return e.errorf("apply needs -auto-approve (or a saved plan file) when not run from a terminal")
+	}
 	cfg, ok := e.loadConfig()
 	if !ok {
 		return exitError

@@ -81,7 +81,9 @@ func cmdPlan(e *env, args []string) int {
 func (e *env) makePlan(cfg *spec.Config, snap *state.Snapshot) (*reconcile.ActionPlan, error) {
 	obs, err := reconcile.Refresh(e.ctx, cfg, snap)
 	if err != nil {
-		return nil, fmt.Errorf("reading targets: %w", err)
+		// A target that cannot be read is left out of the drift check;
+		// it must not stop the plan for every other certificate.
+		fmt.Fprintf(e.stderr, "Warning: reading targets: %v\n", err)
 	}
 	return reconcile.Plan(cfg, snap, obs, time.Now()), nil
 }
