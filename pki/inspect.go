@@ -63,11 +63,16 @@ func Fingerprint(cert *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SerialHex is the certificate's serial number in lowercase hex, without
-// leading zeros ("0" for a zero serial).
+// SerialHex is the certificate's serial number in lowercase hex, in whole
+// bytes as openssl prints it ("01", "0abc"), so that the two can be
+// compared by eye or by grep.
 func SerialHex(cert *x509.Certificate) string {
 	if cert.SerialNumber == nil {
 		return ""
 	}
-	return cert.SerialNumber.Text(16)
+	s := cert.SerialNumber.Text(16)
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
 }

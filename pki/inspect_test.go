@@ -50,7 +50,7 @@ func TestSerialHex(t *testing.T) {
 	for _, tc := range []struct {
 		n    *big.Int
 		want string
-	}{{big.NewInt(1), "1"}, {big.NewInt(0xabc), "abc"}, {new(big.Int).Lsh(big.NewInt(1), 127), "8" + strings.Repeat("0", 31)}} {
+	}{{big.NewInt(1), "01"}, {big.NewInt(0xabc), "0abc"}, {big.NewInt(0xabcd), "abcd"}, {new(big.Int).Lsh(big.NewInt(1), 127), "8" + strings.Repeat("0", 31)}} {
 		c := *cert
 		c.SerialNumber = tc.n
 		if got := SerialHex(&c); got != tc.want {
