@@ -407,11 +407,33 @@ func (a *applier) revoke(ctx context.Context, ch Change, rec *state.Certificate)
 	if err := rv.Revoke(ctx, leaf, revokeReason); err != nil {
 		return nil, wrap(err)
 	}
-	if err := a.deps.Store.DeleteCertificate(ctx, ch.Name); err != nil {
+	msg := fmt.Sprintf("revoked serial %s at %s (cessationOfOperation): it left the configuration", rec.Serial, IssuerAddress(rec.Issuer))
+	rows, buildErr := a.eventRows(ch.Name, rec, notify.EventRevoked, 0, msg, nil)
+	err, evErr = a.remove(ctx, ch.Name, rows)
+	if err != nil {
 		return nil, wrap(fmt.Errorf("revoked, but removing it from the state: %w", err))
 	}
-	msg := fmt.Sprintf("revoked serial %s at %s (cessationOfOperation): it left the configuration", rec.Serial, IssuerAddress(rec.Issuer))
-	return a.announce(ctx, ch.Name, rec, notify.EventRevoked, 0, msg, nil), nil
+	return errors.Join(buildErr, evErr), nil
+}
+
+// certDeleteWithEvents is a store that removes a certificate record and
+// writes the rows of the event that reports it in one transaction.
+type certDeleteWithEvents interface {
+	DeleteCertificateWithNotifications(ctx context.Context, name string, rows ...*state.Notification) error
+}
+
+// remove deletes the record of name with rows, as commit writes one.
+func (a *applier) remove(ctx context.Context, name string, rows []*state.Notification) (err, evErr error) {
+	if len(rows) > 0 {
+		s, ok := a.deps.Store.(certDeleteWithEvents)
+		if q, _ := a.deps.Notifications.(certDeleteWithEvents); ok && s == q {
+			return s.DeleteCertificateWithNotifications(ctx, name, rows...), nil
+		}
+	}
+	if err := a.deps.Store.DeleteCertificate(ctx, name); err != nil {
+		return err, nil
+	}
+	return nil, a.enqueue(ctx, rows)
 }
 
 // RefreshRenewalInfo asks the CA of every ACME certificate in cfg whose

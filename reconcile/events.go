@@ -30,11 +30,11 @@ import (
 // their events), all written durably in one transaction before any
 // delivery is tried; Deliver sends them. A row's id is the event id the
 // receiver sees. The rows of an event are written in the transaction that
-// commits the change they report (see commit), so a crash keeps both or
-// neither: an issued, renewed, replaced, failed or deployed event is never
-// lost. An expiry notice's rows are written before the notice is recorded
-// (raised twice rather than never); a revoked event's right after the
-// record is deleted.
+// commits the change they report (see commit, and remove for a
+// revocation), so a crash keeps both or neither: an issued, renewed,
+// replaced, failed, deployed or revoked event is never lost. An expiry
+// notice's rows are written before the notice is recorded (raised twice
+// rather than never).
 
 // EventRows builds the rows for ev about certificate c: one per notifier
 // that receives ev.Event, each with its own id (ev.ID is set to it) and the

@@ -146,15 +146,33 @@ var errBlobsMismatch = errors.New("certificate and key do not match the record")
 // DeleteCertificate removes the record for name, durably. Deleting a name
 // that has no record is not an error.
 func (db *DB) DeleteCertificate(ctx context.Context, name string) error {
+	return db.DeleteCertificateWithNotifications(ctx, name)
+}
+
+// DeleteCertificateWithNotifications removes the record of name and
+// enqueues rows (as EnqueueNotifications does) in one transaction: a crash
+// keeps both the record and no rows, or neither. It is how a revocation
+// removes a certificate and announces it.
+func (db *DB) DeleteCertificateWithNotifications(ctx context.Context, name string, rows ...*Notification) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	enqueue := func(*bbolt.Tx) error { return nil }
+	if len(rows) > 0 {
+		var err error
+		if enqueue, err = prepareNotifications(rows); err != nil {
+			return fmt.Errorf("deleting certificate %s: %w", name, err)
+		}
 	}
 	key := []byte(name)
 	err := db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketCertBlobs).Delete(key); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketCertificates).Delete(key)
+		if err := tx.Bucket(bucketCertificates).Delete(key); err != nil {
+			return err
+		}
+		return enqueue(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting certificate %s: %w", name, err)

@@ -354,3 +354,46 @@ func TestPutCertificateWithNotifications(t *testing.T) {
 	}
 	checkIndexes(t, db)
 }
+
+func TestDeleteCertificateWithNotifications(t *testing.T) {
+	db := openTemp(t)
+	rec := sampleCert(t, db, 1)
+	if err := db.PutCertificate(bg, rec); err != nil {
+		t.Fatal(err)
+	}
+	row := newRow(rec.Name, t0)
+
+	// The row fails (an ID that exists): the record stays.
+	existing := newRow(rec.Name, t0)
+	if err := db.EnqueueNotifications(bg, existing); err != nil {
+		t.Fatal(err)
+	}
+	dup := newRow(rec.Name, t0)
+	dup.ID = existing.ID
+	if err := db.DeleteCertificateWithNotifications(bg, rec.Name, dup); err == nil {
+		t.Error("combined delete with a duplicate row ID succeeded")
+	}
+	s, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Certificates[rec.Name] == nil {
+		t.Fatal("record deleted although its event row failed")
+	}
+
+	// Both land together.
+	if err := db.DeleteCertificateWithNotifications(bg, rec.Name, row); err != nil {
+		t.Fatal(err)
+	}
+	s, err = db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Certificates[rec.Name] != nil {
+		t.Error("record still there after the combined delete")
+	}
+	if _, err := db.Notification(bg, row.ID); err != nil {
+		t.Errorf("event row after the combined delete: %v", err)
+	}
+	checkIndexes(t, db)
+}
