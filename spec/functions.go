@@ -199,36 +199,30 @@ func unwrapPathError(err error) error {
 
 // nonsensitiveFunc removes the sensitive mark: the operator states that the
 // value may be shown (a list of names read with file(), for example).
-var nonsensitiveFunc = function.New(&function.Spec{
-	Description: "Removes the sensitive mark from a value.",
-	Params: []function.Parameter{{
-		Name:             "value",
-		Type:             cty.DynamicPseudoType,
-		AllowMarked:      true,
-		AllowNull:        true,
-		AllowUnknown:     true,
-		AllowDynamicType: true,
-	}},
-	Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		v, _ := args[0].UnmarkDeep()
-		return v, nil
-	},
+var nonsensitiveFunc = markFunc("Removes the sensitive mark from a value.", func(v cty.Value) cty.Value {
+	v, _ = v.UnmarkDeep()
+	return v
 })
 
 // sensitiveFunc marks a value sensitive, as env() and file() do.
-var sensitiveFunc = function.New(&function.Spec{
-	Description: "Marks a value sensitive.",
-	Params: []function.Parameter{{
-		Name:             "value",
-		Type:             cty.DynamicPseudoType,
-		AllowMarked:      true,
-		AllowNull:        true,
-		AllowUnknown:     true,
-		AllowDynamicType: true,
-	}},
-	Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		return args[0].Mark(sensitiveMark), nil
-	},
+var sensitiveFunc = markFunc("Marks a value sensitive.", func(v cty.Value) cty.Value {
+	return v.Mark(sensitiveMark)
 })
+
+// markFunc is a one-argument function of any value that changes only its
+// marks.
+func markFunc(description string, f func(cty.Value) cty.Value) function.Function {
+	return function.New(&function.Spec{
+		Description: description,
+		Params: []function.Parameter{{
+			Name:             "value",
+			Type:             cty.DynamicPseudoType,
+			AllowMarked:      true,
+			AllowNull:        true,
+			AllowUnknown:     true,
+			AllowDynamicType: true,
+		}},
+		Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) { return f(args[0]), nil },
+	})
+}

@@ -202,37 +202,21 @@ func (l *loader) exists(kind, name string) bool {
 
 // names lists the names of a kind, for suggestions (error path only).
 func (l *loader) names(kind string) []string {
-	var out []string
-	add := func(n string) { out = append(out, n) }
 	switch kind {
 	case "team":
-		for n := range l.cfg.Teams {
-			add(n)
-		}
+		return keys(l.cfg.Teams)
 	case "owner":
-		for n := range l.cfg.Owners {
-			add(n)
-		}
+		return keys(l.cfg.Owners)
 	case "policy":
-		for n := range l.cfg.Policies {
-			add(n)
-		}
+		return keys(l.cfg.Policies)
 	case "issuer":
-		for n := range l.cfg.Issuers {
-			add(n)
-		}
+		return keys(l.cfg.Issuers)
 	case "notifier":
-		for n := range l.cfg.Notifiers {
-			add(n)
-		}
+		return keys(l.cfg.Notifiers)
 	case "agent":
-		for n := range l.cfg.Agents {
-			add(n)
-		}
+		return keys(l.cfg.Agents)
 	case "target":
-		for n := range l.cfg.Targets {
-			add(n)
-		}
+		return keys(l.cfg.Targets)
 	}
-	return out
+	return nil
 }
