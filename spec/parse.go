@@ -11,7 +11,7 @@ import (
 const pieceSize = 2048
 
 // parseNative parses a native-syntax file as hclsyntax.ParseConfig does,
-// in pieces of about pieceSize bytes.
+// in pieces of about pieceSize bytes, each with quickParse if it can.
 //
 // hclsyntax lexes a whole file into one slice of tokens, about 20 times
 // the size of the source, before parsing it; growing that slice is the
@@ -34,6 +34,9 @@ func parseNative(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 func parsePieces(src []byte, filename string, size int) (*hcl.File, hcl.Diagnostics) {
 	cuts := pieceCuts(src, size)
 	if len(cuts) == 0 {
+		if body, ok := quickParse(src, filename, hcl.InitialPos); ok {
+			return &hcl.File{Body: body, Bytes: src, Nav: newBlockNav(body)}, nil
+		}
 		return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	}
 	root := &hclsyntax.Body{Attributes: hclsyntax.Attributes{}}
@@ -45,10 +48,13 @@ func parsePieces(src []byte, filename string, size int) (*hcl.File, hcl.Diagnost
 		if i < len(cuts) {
 			end = cuts[i]
 		}
-		f, diags := hclsyntax.ParseConfig(src[start:end], filename, pos)
-		body, ok := f.Body.(*hclsyntax.Body)
-		if len(diags) > 0 || !ok || len(body.Attributes) > 0 {
-			return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+		body, ok := quickParse(src[start:end], filename, pos)
+		if !ok {
+			f, diags := hclsyntax.ParseConfig(src[start:end], filename, pos)
+			body, ok = f.Body.(*hclsyntax.Body)
+			if len(diags) > 0 || !ok || len(body.Attributes) > 0 {
+				return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+			}
 		}
 		if first == nil {
 			first = body
