@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,5 +56,38 @@ func BenchmarkConfigDigest10k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ConfigDigest(cfg)
+	}
+}
+
+// BenchmarkApplyLocalCA1k applies 1,000 new ecdsa-p256 certificates (no
+// targets) to a real state file: the in-process half of certctl-bench's
+// apply/crypto ratio, without process start, load and plan. Compare one
+// op with 1,000 ops of pki's BenchmarkIssueECDSAP256Parallel.
+func BenchmarkApplyLocalCA1k(b *testing.B) {
+	cfg, _, _ := bigConfig(1_000)
+	for _, c := range cfg.Certificates {
+		c.Targets = nil
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		db, err := state.Open(filepath.Join(b.TempDir(), "state.db"), state.Options{Key: make([]byte, 32)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap, err := db.Snapshot(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := Plan(cfg, snap, Observed{}, time.Now())
+		b.StartTimer()
+		res, err := Apply(ctx, p, cfg, Deps{Store: db, Parallelism: 10, Notifications: db})
+		if err != nil || res.Created != 1_001 { // and the CA
+			b.Fatalf("Apply: %v (%d created)", err, res.Created)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
 	}
 }
