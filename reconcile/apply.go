@@ -156,10 +156,21 @@ func Apply(ctx context.Context, p *ActionPlan, cfg *spec.Config, deps Deps) (*Re
 	units = a.spread(units) // rate limits: ratelimit.go
 
 	// Parallelism bounds the signing (key generation, the issuer's work),
-	// not the units: a unit waiting for its commit to be durable holds no
-	// slot, so the CPUs keep signing while the state syncs. The units in
-	// flight are bounded too, to keep memory flat on large applies.
-	a.signing = make(chan struct{}, workers)
+	// not the units: it is the number of signer goroutines (see onSigner),
+	// and a unit waiting for its commit to be durable holds none, so the
+	// CPUs keep signing while the state syncs. Up to Parallelism more
+	// signing jobs wait in the channel, so that a signer that finishes
+	// starts the next at once. The units in flight are bounded too, to
+	// keep memory flat on large applies.
+	a.signers = make(chan func(), workers)
+	for range workers {
+		go func() {
+			for f := range a.signers {
+				f()
+			}
+		}()
+	}
+	defer close(a.signers)
 	inflight := make(chan struct{}, workers*unitsPerSlot)
 	var wg sync.WaitGroup
 	for _, u := range units {
@@ -193,7 +204,7 @@ type applier struct {
 	cas       map[string]*pki.LocalCA // local CAs created or loaded
 	issuerErr map[string]error        // issuers that failed in this apply
 
-	signing chan struct{} // slots for signing: Deps.Parallelism
+	signers chan func() // work for the Deps.Parallelism signer goroutines
 }
 
 // unitsPerSlot is how many certificates may be in flight (signing,
@@ -489,20 +500,6 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 // record (not yet committed) with the key PEM, which the caller clears.
 func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Certificate, iss Issuer, now time.Time) (*state.Certificate, []byte, error) {
 	pol := a.cfg.Policies[c.Policy]
-	select {
-	case a.signing <- struct{}{}:
-		defer func() { <-a.signing }()
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	key, err := pki.GenerateKey(c.KeyAlgorithm)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generating key: %w", err)
-	}
-	csr, _, err := pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses})
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating CSR: %w", err)
-	}
 	var replaces *x509.Certificate
 	if rec != nil && len(rec.CertPEM) > 0 {
 		replaces, _ = pki.ParseCertificatePEM(rec.CertPEM)
@@ -512,13 +509,27 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 		validity = pol.Validity
 	}
 	want := specAttrs(c, a.cfg)
-	issued, err := iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces})
+	var issued *pki.Issued
+	var keyPEM []byte
+	err := a.onSigner(ctx, func() error {
+		key, err := pki.GenerateKey(c.KeyAlgorithm)
+		if err != nil {
+			return fmt.Errorf("generating key: %w", err)
+		}
+		csr, _, err := pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses})
+		if err != nil {
+			return fmt.Errorf("creating CSR: %w", err)
+		}
+		if issued, err = iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}); err != nil {
+			return err
+		}
+		if keyPEM, err = pki.MarshalPrivateKeyPEM(key); err != nil {
+			return fmt.Errorf("encoding key: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
-	}
-	keyPEM, err := pki.MarshalPrivateKeyPEM(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding key: %w", err)
 	}
 	sealed, err := a.deps.Store.Seal(keyPEM)
 	if err != nil {
@@ -555,6 +566,19 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	// A renewal window belongs to the certificate it was asked for.
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
 	return next, keyPEM, nil
+}
+
+// onSigner runs f on one of the signer goroutines and returns its error.
+// The signers are long-lived, so that only they grow the deep stacks the
+// crypto and issuers need; a unit's goroutine only waits.
+func (a *applier) onSigner(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	select {
+	case a.signers <- func() { done <- f() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-done
 }
 
 func setMeta(rec *state.Certificate, c *spec.Certificate) {
