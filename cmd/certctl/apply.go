@@ -34,11 +34,11 @@ func cmdApply(e *env, args []string) int {
 		// Refuse before anything is read or created.
 		return e.errorf("apply needs -auto-approve (or a saved plan file) when not run from a terminal")
 	}
+	tuneGCForApply() // memory.go
 	cfg, ok := e.loadConfig()
 	if !ok {
 		return exitError
 	}
-	tuneGCForApply() // memory.go
 	db, err := state.Open(e.statePath(cfg), state.Options{})
 	if err != nil {
 		return e.errorf("%v", err)
