@@ -30,6 +30,7 @@ func cryptoBaseline(ca *pki.LocalCA, alg string, n, workers int) (wall, cpu time
 	ctx := context.Background()
 	now := time.Now()
 	runtime.GC() // start from a clean heap, as a fresh process does
+	settle()     // and from flushed file systems, as the applies do
 	cpu0 := selfCPU()
 	start := time.Now()
 	next := make(chan int)

@@ -150,6 +150,7 @@ func (r *runner) measureOnce(s *series, st step) error {
 			return err
 		}
 	}
+	settle()
 	u, out, err := r.run(st.dir, st.want, st.args...)
 	if err != nil {
 		return err

@@ -31,3 +31,9 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// settle flushes the file systems' dirty data before a timed run, so that
+// the writeback of earlier runs (thousands of target files, a deleted
+// state) is not done during this one: it would fall on whichever run
+// comes next, and the fsyncs of a run stall behind it.
+func settle() { syscall.Sync() }
