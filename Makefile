@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 .PHONY: build test bench lint quickstart acme-example tools clean
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/certctl
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/certctl
 
 # The test command the README names; .ci/run calls it.
 test: tools
