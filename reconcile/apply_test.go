@@ -526,3 +526,58 @@ func TestShellExec(t *testing.T) {
 		t.Errorf("ShellExec(slow) = %v, want a timeout", err)
 	}
 }
+
+// A new local CA signs while its record commits; no certificate it signed
+// is committed before it, even when that commit is slow.
+func TestApplyCACommitsFirst(t *testing.T) {
+	e := newApplyEnv(t)
+	e.store.putIssuerDelay = 50 * time.Millisecond
+	if _, err := e.apply(e.plan(), nil); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if len(e.store.log) == 0 || e.store.log[0] != "put-issuer internal" {
+		t.Errorf("store log = %q, want the CA's record first", e.store.log)
+	}
+}
+
+// When the new CA's record fails to commit, the certificates it signed
+// meanwhile fail with it and none is committed; the next apply starts
+// over.
+func TestApplyCACommitFails(t *testing.T) {
+	e := newApplyEnv(t)
+	e.store.putIssuerDelay = 50 * time.Millisecond
+	e.store.failPutIssuer = map[string]error{"internal": errors.New("disk full")}
+	res, err := e.apply(e.plan(), nil)
+	if err == nil {
+		t.Fatal("Apply() error = nil, want the CA's failure")
+	}
+	for _, want := range []string{
+		"creating issuer.internal: committing: disk full",
+		"issuing certificate.www: issuer.internal failed in this apply",
+		"issuing certificate.mail: issuer.internal failed in this apply",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Apply() error = %v, want it to contain %q", err, want)
+		}
+	}
+	if res.Created != 0 || res.Failed != 4 {
+		t.Errorf("Apply() = %+v, want nothing created and 4 failed (the CA and 3 certificates)", res)
+	}
+	for _, l := range e.store.log {
+		if strings.HasPrefix(l, "put ") {
+			t.Errorf("store log has %q: a certificate committed without its CA", l)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.Dir, "out", "www.crt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("www was deployed although its CA failed")
+	}
+
+	e.store.failPutIssuer = nil
+	p := e.plan()
+	if got := describe(p); !slices.Contains(got, "+ issuer.internal: local CA is not in the state") {
+		t.Errorf("Plan after the failure = %q, want the CA created again", got)
+	}
+	if res, err := e.apply(p, nil); err != nil || res.Created != 4 {
+		t.Errorf("second Apply() = %+v, %v; want the CA and 3 certificates created", res, err)
+	}
+}

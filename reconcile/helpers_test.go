@@ -165,6 +165,10 @@ type memStore struct {
 	log     []string
 	// failPut, if set, is returned by PutCertificate for that name.
 	failPut map[string]error
+	// failPutIssuer, if set, is returned by PutIssuer for that name, after
+	// putIssuerDelay.
+	failPutIssuer  map[string]error
+	putIssuerDelay time.Duration
 }
 
 func newMemStore() *memStore {
@@ -234,8 +238,13 @@ func (s *memStore) DeleteCertificate(_ context.Context, name string) error {
 }
 
 func (s *memStore) PutIssuer(_ context.Context, rec *state.Issuer) error {
+	time.Sleep(s.putIssuerDelay) // a slow fsync
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.failPutIssuer[rec.Name]; err != nil {
+		s.log = append(s.log, "put-issuer-failed "+rec.Name)
+		return err
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err

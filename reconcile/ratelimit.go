@@ -133,7 +133,8 @@ func addressList(chs []Change, n int) string {
 // spread drops from units the issuing changes their issuer's budget does
 // not cover at apply time, most urgent kept first, and lists them in
 // Result.Deferred. The rest of a unit (a notify change, say) still runs.
-// It runs before any worker starts.
+// It runs before any unit starts, with a.mu held (a new CA's commit may
+// be reporting meanwhile).
 func (a *applier) spread(units [][]Change) [][]Change {
 	now := a.deps.Now()
 	budgets := orderBudgets(a.cfg, a.snap, now)
