@@ -30,19 +30,14 @@ const DefaultCAValidity = 3650 * day
 // decodeIssuerBlock decodes `issuer "TYPE" "NAME" {}`. Names are unique
 // across types: issuer.NAME does not say the type.
 func (l *loader) decodeIssuerBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "issuer", blk, l.cfg.Issuers)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Issuers[name]; dup {
-		l.duplicate("issuer", name, prev.DeclRange, blk)
 		return
 	}
 	is := &Issuer{Type: blk.Labels[0], Name: name, DeclRange: blk.DefRange}
 	l.cfg.Issuers[name] = is
-	it, ok := issuerTypes[is.Type]
+	it, ok := blockType(l, "issuer", blk, issuerTypes)
 	if !ok {
-		l.unsupportedType(blk, "issuer", keys(issuerTypes))
 		return
 	}
 	n := len(l.diags)

@@ -86,12 +86,8 @@ var retrySchema = &hcl.BodySchema{Attributes: attrs("initial", "max", "attempts"
 // be sensitive (env(), file()); Notifier.Sensitive names the attributes that
 // are ("url", "headers", ...), and no message shows their values.
 func (l *loader) decodeNotifierBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "notifier", blk, l.cfg.Notifiers)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Notifiers[name]; dup {
-		l.duplicate("notifier", name, prev.DeclRange, blk)
 		return
 	}
 	n := &Notifier{
@@ -103,9 +99,8 @@ func (l *loader) decodeNotifierBlock(blk *hcl.Block) {
 		DeclRange: blk.DefRange,
 	}
 	l.cfg.Notifiers[name] = n
-	nt, ok := notifierTypes[n.Type]
+	nt, ok := blockType(l, "notifier", blk, notifierTypes)
 	if !ok {
-		l.unsupportedType(blk, "notifier", keys(notifierTypes))
 		return
 	}
 	content := l.content(blk, notifierSchemas[n.Type])

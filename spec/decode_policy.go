@@ -28,12 +28,8 @@ var DefaultNotifyBefore = []time.Duration{30 * day, 14 * day, 7 * day, 0}
 
 // decodePolicyBlock decodes `policy "NAME" {}` and fills its defaults.
 func (l *loader) decodePolicyBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "policy", blk, l.cfg.Policies)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Policies[name]; dup {
-		l.duplicate("policy", name, prev.DeclRange, blk)
 		return
 	}
 	n := len(l.diags)

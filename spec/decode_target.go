@@ -12,12 +12,8 @@ import (
 // decodeAgentBlock decodes `agent "NAME" {}`. The token hash may come from
 // env() or file(); sha256(env("TOKEN")) works too.
 func (l *loader) decodeAgentBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "agent", blk, l.cfg.Agents)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Agents[name]; dup {
-		l.duplicate("agent", name, prev.DeclRange, blk)
 		return
 	}
 	ag := &Agent{Name: name, DeclRange: blk.DefRange}
@@ -66,19 +62,14 @@ var targetTypes = map[string]targetType{
 
 // decodeTargetBlock decodes `target "TYPE" "NAME" {}`.
 func (l *loader) decodeTargetBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "target", blk, l.cfg.Targets)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Targets[name]; dup {
-		l.duplicate("target", name, prev.DeclRange, blk)
 		return
 	}
 	t := &Target{Type: blk.Labels[0], Name: name, DeclRange: blk.DefRange}
 	l.cfg.Targets[name] = t
-	tt, ok := targetTypes[t.Type]
+	tt, ok := blockType(l, "target", blk, targetTypes)
 	if !ok {
-		l.unsupportedType(blk, "target", keys(targetTypes))
 		return
 	}
 	tt.decode(l.body("target", l.content(blk, tt.schema), l.ctx).require(tt.schema), t)

@@ -28,12 +28,8 @@ func (l *loader) decodeSettings(blocks []*hcl.Block) {
 
 // decodeTeamBlock decodes `team "NAME" {}`.
 func (l *loader) decodeTeamBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "team", blk, l.cfg.Teams)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Teams[name]; dup {
-		l.duplicate("team", name, prev.DeclRange, blk)
 		return
 	}
 	t := &Team{Name: name, DeclRange: blk.DefRange}
@@ -44,12 +40,8 @@ func (l *loader) decodeTeamBlock(blk *hcl.Block) {
 
 // decodeOwnerBlock decodes `owner "NAME" {}`.
 func (l *loader) decodeOwnerBlock(blk *hcl.Block) {
-	name, ok := l.checkName(blk)
+	name, ok := declare(l, "owner", blk, l.cfg.Owners)
 	if !ok {
-		return
-	}
-	if prev, dup := l.cfg.Owners[name]; dup {
-		l.duplicate("owner", name, prev.DeclRange, blk)
 		return
 	}
 	o := &Owner{Name: name, DeclRange: blk.DefRange}

@@ -40,6 +40,43 @@ func (l *loader) duplicate(kind, name string, prev hcl.Range, b *hcl.Block) {
 		kind, name, at(prev))
 }
 
+// declaration is a named block a Config keeps: declare finds where it
+// was declared.
+type declaration interface{ declRange() hcl.Range }
+
+func (t *Team) declRange() hcl.Range     { return t.DeclRange }
+func (o *Owner) declRange() hcl.Range    { return o.DeclRange }
+func (a *Agent) declRange() hcl.Range    { return a.DeclRange }
+func (t *Target) declRange() hcl.Range   { return t.DeclRange }
+func (p *Policy) declRange() hcl.Range   { return p.DeclRange }
+func (i *Issuer) declRange() hcl.Range   { return i.DeclRange }
+func (n *Notifier) declRange() hcl.Range { return n.DeclRange }
+
+// declare checks the name of blk, a block of kind, and that no block in
+// declared has it already. It reports the problem and returns false if
+// either check fails.
+func declare[T declaration](l *loader, kind string, blk *hcl.Block, declared map[string]T) (string, bool) {
+	name, ok := l.checkName(blk)
+	if !ok {
+		return name, false
+	}
+	if prev, dup := declared[name]; dup {
+		l.duplicate(kind, name, prev.declRange(), blk)
+		return name, false
+	}
+	return name, true
+}
+
+// blockType looks up the type of `KIND "TYPE" "NAME" {}` in types, and
+// reports a type certctl does not have.
+func blockType[T any](l *loader, kind string, blk *hcl.Block, types map[string]T) (T, bool) {
+	t, ok := types[blk.Labels[0]]
+	if !ok {
+		l.unsupportedType(blk, kind, keys(types))
+	}
+	return t, ok
+}
+
 // content decodes the body of b against schema. Blocks other than
 // certificate reject for_each with a message that says why.
 func (l *loader) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
