@@ -51,6 +51,21 @@ func (e *env) statePath(cfg *spec.Config) string {
 	return filepath.Join(e.dir, p)
 }
 
+// loadAndRead loads the configuration and reads the state (readSnapshot),
+// as plan, show and status begin. On failure it has reported the error.
+func (e *env) loadAndRead() (*spec.Config, *state.Snapshot, bool) {
+	cfg, ok := e.loadConfig()
+	if !ok {
+		return nil, nil, false
+	}
+	snap, err := e.readSnapshot(cfg)
+	if err != nil {
+		e.errorf("%v", err)
+		return nil, nil, false
+	}
+	return cfg, snap, true
+}
+
 // readSnapshot reads the state without creating it: a state that does not
 // exist yet reads as empty (nothing applied). It reads a Summary: plan,
 // show and status need no certificate PEMs or keys, and leaving them out

@@ -48,13 +48,9 @@ func cmdPlan(e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return e.errorf("plan takes no arguments, got %q", fs.Arg(0))
 	}
-	cfg, ok := e.loadConfig()
+	cfg, snap, ok := e.loadAndRead()
 	if !ok {
 		return exitError
-	}
-	snap, err := e.readSnapshot(cfg)
-	if err != nil {
-		return e.errorf("%v", err)
 	}
 	p, err := e.makePlan(cfg, snap)
 	if err != nil {

@@ -16,13 +16,9 @@ func cmdShow(e *env, args []string) int {
 	if fs.NArg() > 1 {
 		return e.errorf("show takes at most one certificate name")
 	}
-	cfg, ok := e.loadConfig()
+	cfg, snap, ok := e.loadAndRead()
 	if !ok {
 		return exitError
-	}
-	snap, err := e.readSnapshot(cfg)
-	if err != nil {
-		return e.errorf("%v", err)
 	}
 	certs := reconcile.Inventory(cfg, snap, time.Now())
 	if name := fs.Arg(0); name != "" {

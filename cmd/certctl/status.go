@@ -18,13 +18,9 @@ func cmdStatus(e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return e.errorf("status takes no arguments, got %q", fs.Arg(0))
 	}
-	cfg, ok := e.loadConfig()
+	cfg, snap, ok := e.loadAndRead()
 	if !ok {
 		return exitError
-	}
-	snap, err := e.readSnapshot(cfg)
-	if err != nil {
-		return e.errorf("%v", err)
 	}
 	if err := reconcile.NewStatusView(out.view(e)).Status(e.stdout, reconcile.Status(cfg, snap, time.Now())); err != nil {
 		return e.errorf("writing output: %v", err)
