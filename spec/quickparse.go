@@ -152,8 +152,36 @@ func (q *quickParser) ident() (string, hcl.Range) {
 	for q.i < len(q.src) && identByte(q.src[q.i]) {
 		q.next()
 	}
-	return string(q.src[from:q.i]), q.rangeFrom(start)
+	name, ok := knownNames[string(q.src[from:q.i])] // no copy to look up
+	if !ok {
+		name = string(q.src[from:q.i])
+	}
+	return name, q.rangeFrom(start)
 }
+
+// knownNames are the names of blocks, arguments and reference kinds: most
+// identifiers in a file are one of them, and ident returns these strings
+// instead of allocating copies.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	add := func(names ...string) {
+		for _, n := range names {
+			m[n] = n
+		}
+	}
+	for k := range refKinds {
+		add(k)
+	}
+	for _, sch := range []*hcl.BodySchema{rootSchema, certificateSchema} {
+		for _, a := range sch.Attributes {
+			add(a.Name)
+		}
+		for _, b := range sch.Blocks {
+			add(b.Type)
+		}
+	}
+	return m
+}()
 
 // quoted consumes a quoted string without escapes or template sequences.
 // It returns the text, the range of the whole literal, and the range of
@@ -270,7 +298,7 @@ func (q *quickParser) block(typ string, typeRange hcl.Range) (*hclsyntax.Block, 
 // body parses a block's body after its "{", through its "}", and returns
 // the range of the "}".
 func (q *quickParser) body(open hcl.Range) (*hclsyntax.Body, hcl.Range, bool) {
-	body := &hclsyntax.Body{Attributes: hclsyntax.Attributes{}, Blocks: hclsyntax.Blocks{}}
+	body := &hclsyntax.Body{Attributes: make(hclsyntax.Attributes, 8), Blocks: hclsyntax.Blocks{}}
 	for {
 		q.spaces()
 		c := q.peek()
@@ -381,7 +409,8 @@ func (q *quickParser) expr() (hclsyntax.Expression, bool) {
 		case "null":
 			return &hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: rng}, true
 		}
-		trav := hcl.Traversal{hcl.TraverseRoot{Name: name, SrcRange: rng}}
+		trav := make(hcl.Traversal, 1, 2) // most references are KIND.NAME
+		trav[0] = hcl.TraverseRoot{Name: name, SrcRange: rng}
 		full := rng
 		for q.peek() == '.' && q.i+1 < len(q.src) && identStart(q.src[q.i+1]) {
 			dot := q.token()
