@@ -161,7 +161,7 @@ type notificationEntry struct {
 }
 
 func encodeNotification(n *Notification) ([]byte, error) {
-	return marshal(notificationEntry{V: entryVersion, N: n})
+	return json.Marshal(notificationEntry{V: entryVersion, N: n})
 }
 
 // decodeNotification copies everything out of v (see unmarshal).
