@@ -62,6 +62,22 @@ func (s *series) Median() time.Duration {
 	return r[(len(r)-1)/2]
 }
 
+// pairedRatio is the median over runs i of s.Runs[i] / base.Runs[i], for
+// series measured in turns: it compares each run with the one timed just
+// before it, so that a drift in the machine's speed falls on both.
+func (s *series) pairedRatio(base *series) float64 {
+	n := min(len(s.Runs), len(base.Runs))
+	if n == 0 {
+		return 0
+	}
+	r := make([]float64, n)
+	for i := range n {
+		r[i] = float64(s.Runs[i]) / float64(base.Runs[i])
+	}
+	slices.Sort(r)
+	return r[(n-1)/2]
+}
+
 // PeakRSSKiB is the highest peak RSS of any run, -1 if none was measured.
 func (s *series) PeakRSSKiB() int64 {
 	if len(s.RSSKiB) == 0 {

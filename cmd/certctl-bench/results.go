@@ -107,6 +107,8 @@ func (r *results) evaluate(plans [2]*series, planForEach, validate, planEmpty, c
 		"apply wall / in-process crypto, same worker count")
 	r.goal(fmt.Sprintf("apply/crypto, -parallelism %d: NET of fixed cost", r.Parallelism), ratio(applyPar.Best()-fixed, cryptoPar.Best()), goalApplyRatio, "x",
 		fmt.Sprintf("(apply - fixed %s) / crypto", ms(fixed)))
+	r.derive(fmt.Sprintf("apply/crypto, -parallelism %d: paired runs", r.Parallelism), applyPar.pairedRatio(cryptoPar), "x",
+		fmt.Sprintf("median of %d apply/crypto ratios, each apply against the baseline run just before it", len(applyPar.Runs)))
 	r.derive("apply fixed cost", float64(fixed)/1e6, "ms",
 		fmt.Sprintf("plan on empty state %s + CA creation %s (validate alone: %s)", ms(planEmpty.Best()), ms(caCreate.Best()), ms(validate.Best())))
 	r.derive(fmt.Sprintf("apply/crypto CPU time, -parallelism %d: raw", r.Parallelism), ratio(applyPar.MinCPU(), cryptoPar.MinCPU()), "x",
