@@ -67,33 +67,56 @@ func pebbleOf(ts *testscript.TestScript, name string) *acmetest.Pebble {
 
 // cmdPebble runs a real ACME server for a script:
 //
-//	pebble start NAME [validate]   start pebble; "validate" makes it really
+//	pebble start NAME [validate|dns]
+//	                               start pebble; "validate" makes it really
 //	                               validate http-01 (names resolve to
 //	                               127.0.0.1 through pebble-challtestsrv),
-//	                               otherwise every challenge passes. Sets
+//	                               "dns" really validate dns-01 against a
+//	                               BIND named serving example.test, which
+//	                               takes TSIG-signed updates; otherwise
+//	                               every challenge passes. Sets
 //	                               CERTCTL_VAR_NAME_dir (directory URL) and
 //	                               CERTCTL_VAR_NAME_http_port (where pebble
 //	                               validates http-01), and writes NAME.pem
-//	                               (the root of its HTTPS) in $WORK.
+//	                               (the root of its HTTPS) in $WORK. With
+//	                               "dns", also CERTCTL_VAR_NAME_dns (named's
+//	                               address), CERTCTL_VAR_NAME_tsig_key (the
+//	                               key name) and NAME.tsig (its secret).
 //	pebble stop NAME               stop it (a CA that went down)
 //	pebble log NAME REGEXP [N]     its log matches REGEXP (exactly N times)
 //	pebble cert NAME FILE STATUS   it says the certificate in FILE is STATUS
 //	                               ("Valid" or "Revoked")
+//	! pebble secret NAME FILE      FILE does not hold the TSIG secret of
+//	                               NAME's named ("dns")
 func cmdPebble(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: pebble start|stop|log|cert NAME ...")
 	}
 	op, name := args[0], args[1]
-	if neg && op != "log" {
+	if neg && op != "log" && op != "secret" {
 		ts.Fatalf("unsupported: ! pebble %s", op)
 	}
 	switch op {
 	case "start":
 		tb := scriptTB(ts)
 		opts := acmetest.Options{AlwaysValid: true}
-		if len(args) > 2 && args[2] == "validate" {
+		mode := ""
+		if len(args) > 2 {
+			mode = args[2]
+		}
+		switch mode {
+		case "":
+		case "validate":
 			cts := acmetest.StartChallTestSrv(tb)
 			opts = acmetest.Options{DNSServer: cts.DNSAddr}
+		case "dns":
+			b := acmetest.StartBIND(tb)
+			opts = acmetest.Options{DNSServer: b.Addr}
+			ts.Setenv("CERTCTL_VAR_"+name+"_dns", b.Addr)
+			ts.Setenv("CERTCTL_VAR_"+name+"_tsig_key", b.TSIGKey)
+			ts.Check(os.WriteFile(filepath.Join(ts.Getenv("WORK"), name+".tsig"), []byte(b.TSIGSecret), 0o600))
+		default:
+			ts.Fatalf("pebble start %s %s: want validate or dns", name, mode)
 		}
 		p := acmetest.StartPebble(tb, opts)
 		pebblesMu.Lock()
@@ -127,6 +150,14 @@ func cmdPebble(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if ok == neg {
 			ts.Fatalf("pebble %s logged %q %d times (negated: %v, args %q)", name, args[2], n, neg, args[3:])
+		}
+	case "secret":
+		if len(args) != 3 {
+			ts.Fatalf("usage: pebble secret NAME FILE")
+		}
+		secret := strings.TrimSpace(ts.ReadFile(name + ".tsig"))
+		if found := strings.Contains(ts.ReadFile(args[2]), secret); found != !neg {
+			ts.Fatalf("%s holds the TSIG secret: %v (negated: %v)", args[2], found, neg)
 		}
 	case "cert":
 		if len(args) != 4 {

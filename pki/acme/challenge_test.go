@@ -2,6 +2,7 @@ package acme_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/certctl/certctl/pki/acme"
 	"github.com/certctl/certctl/pki/acme/acmetest"
+	"github.com/miekg/dns"
 )
 
 // realValidation starts challtestsrv and a pebble that validates for real,
@@ -86,6 +88,67 @@ func TestDNS01HTTPReq(t *testing.T) {
 	got := issue(t, iss, request(t, "dns.example.net", "*.dns.example.net"))
 	t.Logf("dns-01 order with a wildcard: %v", time.Since(start))
 	checkIssued(t, p, got, "dns.example.net", "*.dns.example.net")
+}
+
+// TestDNS01RFC2136 runs lego's dnsupdate provider against BIND: TSIG-signed
+// dynamic updates (RFC 2136) to a primary server, which pebble then asks
+// for the TXT records, as a CA asks the zone's authoritative servers.
+func TestDNS01RFC2136(t *testing.T) {
+	bind := acmetest.StartBIND(t)
+	p := acmetest.StartPebble(t, acmetest.Options{DNSServer: bind.Addr})
+	cfg := pebbleConfig(p)
+	cfg.HTTP01 = nil
+	cfg.DNS01 = &acme.DNS01{
+		Provider: "dnsupdate",
+		Config: map[string]string{
+			"DNSUPDATE_NAMESERVER":     bind.Addr,
+			"DNSUPDATE_TSIG_KEY":       bind.TSIGKey,
+			"DNSUPDATE_TSIG_SECRET":    bind.TSIGSecret,
+			"DNSUPDATE_TSIG_ALGORITHM": bind.TSIGAlgorithm,
+			// dnsupdate is sequential: one name at a time, by default
+			// 60 s apart.
+			"DNSUPDATE_SEQUENCE_INTERVAL": "0",
+		},
+		Resolvers:          []string{bind.Addr},
+		PropagationTimeout: 10 * time.Second,
+	}
+	iss, _ := newIssuer(t, cfg)
+	got := issue(t, iss, request(t, "www.example.test", "*.example.test"))
+	checkIssued(t, p, got, "www.example.test", "*.example.test")
+	// The challenge records are deleted again.
+	for _, name := range []string{"_acme-challenge.www.example.test", "_acme-challenge.example.test"} {
+		if rrs, err := bind.Query(name, dns.TypeTXT); err != nil || len(rrs) > 0 {
+			t.Errorf("TXT %s after the order = %v, %v; want none", name, rrs, err)
+		}
+	}
+	if !strings.Contains(bind.Logs(), "updating zone 'example.test/IN': adding an RR at '_acme-challenge.www.example.test' TXT") {
+		t.Errorf("named logged no signed update adding the challenge:\n%s", bind.Logs())
+	}
+}
+
+// TestDNS01RFC2136BadKey: named refuses an update signed with a wrong
+// TSIG secret (BADSIG), and the order fails saying so.
+func TestDNS01RFC2136BadKey(t *testing.T) {
+	bind := acmetest.StartBIND(t)
+	p := acmetest.StartPebble(t, acmetest.Options{DNSServer: bind.Addr})
+	cfg := pebbleConfig(p)
+	cfg.HTTP01 = nil
+	cfg.DNS01 = &acme.DNS01{
+		Provider: "dnsupdate",
+		Config: map[string]string{
+			"DNSUPDATE_NAMESERVER":     bind.Addr,
+			"DNSUPDATE_TSIG_KEY":       bind.TSIGKey,
+			"DNSUPDATE_TSIG_SECRET":    base64.StdEncoding.EncodeToString([]byte("not the key")),
+			"DNSUPDATE_TSIG_ALGORITHM": bind.TSIGAlgorithm,
+		},
+		Resolvers:          []string{bind.Addr},
+		PropagationTimeout: 5 * time.Second,
+	}
+	iss, _ := newIssuer(t, cfg)
+	_, err := iss.Issue(context.Background(), request(t, "bad.example.test"))
+	if err == nil || !strings.Contains(err.Error(), "dns: bad authentication") {
+		t.Fatalf("Issue with a wrong TSIG secret = %v, want the server's refusal", err)
+	}
 }
 
 // TestDNS01Exec runs lego's exec provider; the program is this test binary
