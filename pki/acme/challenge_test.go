@@ -90,10 +90,10 @@ func TestDNS01HTTPReq(t *testing.T) {
 	checkIssued(t, p, got, "dns.example.net", "*.dns.example.net")
 }
 
-// TestDNS01RFC2136 runs lego's dnsupdate provider against BIND: TSIG-signed
-// dynamic updates (RFC 2136) to a primary server, which pebble then asks
-// for the TXT records, as a CA asks the zone's authoritative servers.
-func TestDNS01RFC2136(t *testing.T) {
+// dnsUpdate starts named and a pebble that validates against it, and
+// returns the config of an issuer that sends it updates signed with
+// secret (bind.TSIGSecret, or a wrong one).
+func dnsUpdate(t *testing.T, secret func(*acmetest.BIND) string) (*acmetest.BIND, *acmetest.Pebble, acme.Config) {
 	bind := acmetest.StartBIND(t)
 	p := acmetest.StartPebble(t, acmetest.Options{DNSServer: bind.Addr})
 	cfg := pebbleConfig(p)
@@ -103,7 +103,7 @@ func TestDNS01RFC2136(t *testing.T) {
 		Config: map[string]string{
 			"DNSUPDATE_NAMESERVER":     bind.Addr,
 			"DNSUPDATE_TSIG_KEY":       bind.TSIGKey,
-			"DNSUPDATE_TSIG_SECRET":    bind.TSIGSecret,
+			"DNSUPDATE_TSIG_SECRET":    secret(bind),
 			"DNSUPDATE_TSIG_ALGORITHM": bind.TSIGAlgorithm,
 			// dnsupdate is sequential: one name at a time, by default
 			// 60 s apart.
@@ -112,6 +112,14 @@ func TestDNS01RFC2136(t *testing.T) {
 		Resolvers:          []string{bind.Addr},
 		PropagationTimeout: 10 * time.Second,
 	}
+	return bind, p, cfg
+}
+
+// TestDNS01RFC2136 runs lego's dnsupdate provider against BIND: TSIG-signed
+// dynamic updates (RFC 2136) to a primary server, which pebble then asks
+// for the TXT records, as a CA asks the zone's authoritative servers.
+func TestDNS01RFC2136(t *testing.T) {
+	bind, p, cfg := dnsUpdate(t, func(b *acmetest.BIND) string { return b.TSIGSecret })
 	iss, _ := newIssuer(t, cfg)
 	got := issue(t, iss, request(t, "www.example.test", "*.example.test"))
 	checkIssued(t, p, got, "www.example.test", "*.example.test")
@@ -129,21 +137,7 @@ func TestDNS01RFC2136(t *testing.T) {
 // TestDNS01RFC2136BadKey: named refuses an update signed with a wrong
 // TSIG secret (BADSIG), and the order fails saying so.
 func TestDNS01RFC2136BadKey(t *testing.T) {
-	bind := acmetest.StartBIND(t)
-	p := acmetest.StartPebble(t, acmetest.Options{DNSServer: bind.Addr})
-	cfg := pebbleConfig(p)
-	cfg.HTTP01 = nil
-	cfg.DNS01 = &acme.DNS01{
-		Provider: "dnsupdate",
-		Config: map[string]string{
-			"DNSUPDATE_NAMESERVER":     bind.Addr,
-			"DNSUPDATE_TSIG_KEY":       bind.TSIGKey,
-			"DNSUPDATE_TSIG_SECRET":    base64.StdEncoding.EncodeToString([]byte("not the key")),
-			"DNSUPDATE_TSIG_ALGORITHM": bind.TSIGAlgorithm,
-		},
-		Resolvers:          []string{bind.Addr},
-		PropagationTimeout: 5 * time.Second,
-	}
+	_, _, cfg := dnsUpdate(t, func(*acmetest.BIND) string { return base64.StdEncoding.EncodeToString([]byte("not the key")) })
 	iss, _ := newIssuer(t, cfg)
 	_, err := iss.Issue(context.Background(), request(t, "bad.example.test"))
 	if err == nil || !strings.Contains(err.Error(), "dns: bad authentication") {
