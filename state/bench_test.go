@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -11,26 +12,13 @@ import (
 
 // BenchmarkSnapshot10k reads 10,000 certificate records of ~2 KB PEM each
 // (plus a sealed key, history and a deployment) in one Snapshot.
-func BenchmarkSnapshot10k(b *testing.B) {
-	db := openTemp(b)
-	recs := make([]*Certificate, 10000)
-	for i := range recs {
-		recs[i] = sampleCert(b, db, i)
-	}
-	putMany(b, db, recs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		s, err := db.Snapshot(bg)
-		if err != nil || len(s.Certificates) != len(recs) {
-			b.Fatalf("Snapshot = %d certificates, %v", len(s.Certificates), err)
-		}
-	}
-}
+func BenchmarkSnapshot10k(b *testing.B) { benchRead(b, (*DB).Snapshot) }
 
 // BenchmarkSummary10k reads the same 10,000 records without their blobs,
 // as plan, show and status do.
-func BenchmarkSummary10k(b *testing.B) {
+func BenchmarkSummary10k(b *testing.B) { benchRead(b, (*DB).Summary) }
+
+func benchRead(b *testing.B, read func(*DB, context.Context) (*Snapshot, error)) {
 	db := openTemp(b)
 	recs := make([]*Certificate, 10000)
 	for i := range recs {
@@ -40,9 +28,9 @@ func BenchmarkSummary10k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		s, err := db.Summary(bg)
+		s, err := read(db, bg)
 		if err != nil || len(s.Certificates) != len(recs) {
-			b.Fatalf("Summary = %d certificates, %v", len(s.Certificates), err)
+			b.Fatalf("read %d certificates, %v", len(s.Certificates), err)
 		}
 	}
 }
