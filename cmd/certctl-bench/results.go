@@ -135,7 +135,7 @@ func printText(w io.Writer, r *results) {
 	}
 	fmt.Fprintf(w, "  %s  host %s\n", m.GoVersion, m.Host)
 	fmt.Fprintf(w, "load average: %s at start, %s at end   scratch: %s (%s)\n", m.LoadAverageStart, m.LoadAverageEnd, m.ScratchDir, m.ScratchFS)
-	fmt.Fprintf(w, "%d runs each; BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", r.Reps)
+	fmt.Fprintf(w, "%d runs each (%d of the apply/crypto pair); BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", r.Reps, 2*r.Reps)
 	fmt.Fprintf(w, "certificates: %s leaves, %s local CA; apply and the crypto baseline take turns\n", r.KeyAlgorithm, r.KeyAlgorithm)
 	if r.Quick {
 		fmt.Fprintln(w, "QUICK RUN: reduced sizes; the goals below are the issue's thresholds applied to smaller inputs")
