@@ -17,8 +17,9 @@ import (
 // This parser reads the bytes once and builds the same nodes directly.
 //
 // The subset: ASCII only, no carriage returns; "#" and "//" comments;
-// blocks with quoted or bare labels, whose "{" ends its line (or is
-// followed by "}"); arguments whose value is a quoted string without
+// blocks with quoted or bare labels, whose "{" ends its line, or is
+// followed by "}" or by one argument and "}" (`a { b = "c" }`); arguments
+// whose value is a quoted string without
 // escapes or template sequences, true, false, null, a reference
 // (a.b.c), or a tuple or object of those, with keys that are names or
 // quoted strings. Top-level arguments are left to hclsyntax too.
@@ -27,11 +28,7 @@ import (
 // hclsyntax. TestQuickParseMatches and FuzzQuickParse hold it to that.
 func quickParse(src []byte, filename string, start hcl.Pos) (*hclsyntax.Body, bool) {
 	q := &quickParser{src: src, filename: filename, base: start.Byte, line: start.Line, col: start.Column}
-	body, ok := q.topLevel()
-	if !ok {
-		return nil, false
-	}
-	return body, true
+	return q.topLevel()
 }
 
 type quickParser struct {
