@@ -19,7 +19,10 @@
 // certificates), so that every reference is a map lookup into kinds already
 // merged; finally check certificates against their policy and issuer.
 //
-// For speed on large configurations, a certificate whose arguments are
+// For speed on large configurations, native-syntax files are parsed in
+// pieces, and a piece in the plain subset most files are written in is
+// parsed by quickParse into the very tree hclsyntax would build (see
+// quickparse.go; the rest goes to hclsyntax). A certificate whose arguments are
 // constants (no var.*, local.* or each.*) has its own arguments decoded as
 // soon as its file is parsed, and the file's syntax tree is then dropped;
 // its diagnostics are held back and recorded in the phase above, so the
