@@ -261,9 +261,10 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 	cryptoSer := &series{Name: "crypto baseline, in-process, 1 worker", N: n}
 	applySer := &series{Name: "apply -parallelism 1, no targets", N: n}
 	// The goal's pair first: each apply is timed right after its
-	// baseline, in twice as many rounds as the rest. This machine's speed
-	// drifts by some 20% over seconds; timed far apart, the two would
-	// often be compared across a drift.
+	// baseline, in twice as many rounds as the rest. A shared VM's speed
+	// can drift by 20% within seconds (the 2-CPU VMs this project is
+	// measured on do); timed far apart, the two would often be compared
+	// across a drift.
 	if err := progress("timing apply of %d new certificates against the crypto baseline, %d rounds", n, 2*o.reps); err != nil {
 		return nil, err
 	}
