@@ -73,22 +73,8 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 			wait = append(wait, n)
 		}
 	}
-	if len(limited) > 0 {
-		fmt.Fprintln(bw)
-		fmt.Fprintln(bw, "**Rate limits** (apply defers the excess to a later run):")
-		fmt.Fprintln(bw)
-		for _, n := range limited {
-			fmt.Fprintf(bw, "- %s: %s\n", mdCode(n.Address), mdCell(n.Message))
-		}
-	}
-	if len(wait) > 0 {
-		fmt.Fprintln(bw)
-		fmt.Fprintln(bw, "**Needs attention** (not retried by this plan):")
-		fmt.Fprintln(bw)
-		for _, n := range wait {
-			fmt.Fprintf(bw, "- %s: %s\n", mdCode(n.Address), mdCell(n.Message))
-		}
-	}
+	markdownNotes(bw, "**Rate limits** (apply defers the excess to a later run):", limited)
+	markdownNotes(bw, "**Needs attention** (not retried by this plan):", wait)
 	if len(agent) > 0 {
 		fmt.Fprintln(bw)
 		fmt.Fprintln(bw, "**Awaiting agents** (apply does not deploy these):")
@@ -112,4 +98,17 @@ func (markdownView) Show(w io.Writer, certs []CertStatus) error {
 			mdCell(orDash(c.Issuer)), mdCell(orDash(c.Owner)), mdCell(orDash(c.Team)))
 	}
 	return bw.Flush()
+}
+
+// markdownNotes writes notes as a list under title, if there are any.
+func markdownNotes(bw io.Writer, title string, notes []Note) {
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, title)
+	fmt.Fprintln(bw)
+	for _, n := range notes {
+		fmt.Fprintf(bw, "- %s: %s\n", mdCode(n.Address), mdCell(n.Message))
+	}
 }
