@@ -48,7 +48,7 @@ var ownerSchema = &hcl.BodySchema{Attributes: attrs("email", "team", "notifiers"
 var policySchema = &hcl.BodySchema{Attributes: attrs(
 	"validity", "max_validity", "renew_before", "key_algorithm",
 	"allowed_key_algorithms", "usages", "allowed_domains", "notify_before",
-	"for_each",
+	"subject_common_name", "for_each",
 )}
 
 var agentSchema = &hcl.BodySchema{Attributes: attrs("token_sha256!", "for_each")}

@@ -74,7 +74,11 @@ type Policy struct {
 	// it at any depth, not example.com itself). See normalizeDomainPattern.
 	AllowedDomains []string
 	NotifyBefore   []time.Duration
-	DeclRange      hcl.Range
+	// OmitSubjectCommonName is subject_common_name = false: certificates
+	// under the policy have an empty subject, their common_name moved
+	// into the DNS or IP SANs. The zero value keeps the CN (the default).
+	OmitSubjectCommonName bool
+	DeclRange             hcl.Range
 }
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
