@@ -338,9 +338,11 @@ func TestConfigDigestHidesACMESecrets(t *testing.T) {
 
 // signingIssuer is a local CA standing in for an ACME CA in tests of
 // Apply's logic: it also revokes (recording what) and answers renewal
-// info with a fixed window. The end-to-end tests use a real pebble.
+// info with a fixed window. The end-to-end tests use a real pebble. The
+// CA is a field, not embedded: like an ACME CA, it signs CSRs only (no
+// IssueForKey).
 type signingIssuer struct {
-	*pki.LocalCA
+	ca         *pki.LocalCA
 	start, end time.Time
 
 	mu      sync.Mutex
@@ -353,14 +355,17 @@ func newSigningIssuer(t *testing.T) *signingIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &signingIssuer{LocalCA: ca, revoked: map[string]uint{}}
+	return &signingIssuer{ca: ca, revoked: map[string]uint{}}
 }
 
 func (s *signingIssuer) Issue(ctx context.Context, req pki.IssueRequest) (*pki.Issued, error) {
 	s.mu.Lock()
 	s.orders++
 	s.mu.Unlock()
-	return s.LocalCA.Issue(ctx, req)
+	if req.CSR == nil {
+		return nil, errors.New("no CSR")
+	}
+	return s.ca.Issue(ctx, req)
 }
 
 func (s *signingIssuer) Revoke(_ context.Context, leaf *x509.Certificate, reason uint) error {

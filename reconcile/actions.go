@@ -108,7 +108,10 @@ const (
 	AttrKeyAlgorithm   = "key_algorithm"
 	AttrIssuer         = "issuer"
 	AttrUsages         = "usages"
-	AttrValidity       = "validity" // issuers only
+	// AttrSubjectCommonName is the policy's subject_common_name: whether
+	// the common name is in the subject.
+	AttrSubjectCommonName = "subject_common_name"
+	AttrValidity          = "validity" // issuers only
 )
 
 // Change is one planned action on one object (and, for deploy, one target).

@@ -568,8 +568,9 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	return next, errors.Join(derr, errors.Join(evErrs...)), nil
 }
 
-// sign generates a key, has iss sign a CSR for it and returns the new
-// record (not yet committed) with the key PEM, which the caller clears.
+// sign generates a key, has iss sign it (directly if iss is a keyIssuer,
+// else through a CSR) and returns the new record (not yet committed) with
+// the key PEM, which the caller clears.
 func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Certificate, iss Issuer, now time.Time) (*state.Certificate, []byte, error) {
 	pol := a.cfg.Policies[c.Policy]
 	var replaces *x509.Certificate
@@ -583,16 +584,27 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	want := specAttrs(c, a.cfg)
 	var issued *pki.Issued
 	var keyPEM []byte
+	subj := pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}
+	if want.NoSubjectCN {
+		subj = subj.WithoutCommonName()
+	}
+	req := pki.IssueRequest{Name: c.Name, Subject: subj, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}
 	err := a.onSigner(ctx, func() error {
 		key, err := pki.GenerateKey(c.KeyAlgorithm)
 		if err != nil {
 			return fmt.Errorf("generating key: %w", err)
 		}
-		csr, _, err := pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses})
-		if err != nil {
-			return fmt.Errorf("creating CSR: %w", err)
+		if ki, ok := iss.(keyIssuer); ok {
+			// The key was made here: no CSR to build, sign and verify.
+			req.PublicKey = key.Public()
+			issued, err = ki.IssueForKey(ctx, req)
+		} else {
+			if req.CSR, _, err = pki.NewCSR(key, subj); err != nil {
+				return fmt.Errorf("creating CSR: %w", err)
+			}
+			issued, err = iss.Issue(ctx, req)
 		}
-		if issued, err = iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}); err != nil {
+		if err != nil {
 			return err
 		}
 		if keyPEM, err = pki.MarshalPrivateKeyPEM(key); err != nil {
@@ -624,6 +636,7 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
+	next.NoSubjectCommonName = want.NoSubjectCN
 	setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM

@@ -33,6 +33,8 @@ type attrs struct {
 	KeyAlgorithm   string
 	Issuer         string
 	Usages         []string
+	// NoSubjectCN is the policy's subject_common_name = false.
+	NoSubjectCN bool
 }
 
 // specAttrs are the attributes c asks for under cfg.
@@ -53,6 +55,7 @@ func specAttrs(c *spec.Certificate, cfg *spec.Config) attrs {
 		KeyAlgorithm:   c.KeyAlgorithm,
 		Issuer:         c.Issuer,
 		Usages:         policyUsages(pol),
+		NoSubjectCN:    pol != nil && pol.OmitSubjectCommonName,
 	}
 }
 
@@ -77,6 +80,7 @@ func recordAttrs(rec *state.Certificate) attrs {
 		KeyAlgorithm:   rec.KeyAlgorithm,
 		Issuer:         rec.Issuer,
 		Usages:         normNames(rec.Usages, false),
+		NoSubjectCN:    rec.NoSubjectCommonName,
 	}
 }
 
@@ -171,12 +175,16 @@ func forces(want, have attrs) ([]string, []AttrDiff) {
 	if !slices.Equal(want.Usages, have.Usages) {
 		add(AttrUsages, quoteList(have.Usages), quoteList(want.Usages))
 	}
+	if want.NoSubjectCN != have.NoSubjectCN {
+		add(AttrSubjectCommonName, strconv.FormatBool(!have.NoSubjectCN), strconv.FormatBool(!want.NoSubjectCN))
+	}
 	return names, diffs
 }
 
 // CertDigest is a digest of the attributes that force a new certificate
 // when they change (common_name, dns_names, ip_addresses, email_addresses,
-// key_algorithm, issuer, usages), with name lists sorted. Apply stores it in
+// key_algorithm, issuer, usages, subject_common_name), with name lists
+// sorted. Apply stores it in
 // the record of each certificate it issues. cfg supplies the policy's
 // usages; it may be nil (then usages are the default).
 func CertDigest(c *spec.Certificate, cfg *spec.Config) string {
@@ -192,6 +200,11 @@ func (a attrs) digest() string {
 	d.str(a.KeyAlgorithm)
 	d.str(a.Issuer)
 	d.strs(a.Usages)
+	// Only when set, so that the digests of certificates issued before
+	// the attribute existed (with the CN, the default) stay the same.
+	if a.NoSubjectCN {
+		d.str(AttrSubjectCommonName)
+	}
 	return d.sum()
 }
 

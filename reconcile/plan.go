@@ -414,8 +414,10 @@ func attrOrder(name string) int {
 		return 5
 	case AttrUsages:
 		return 6
+	case AttrSubjectCommonName:
+		return 7
 	}
-	return 7
+	return 8
 }
 
 // ts renders a time in reasons and notes: RFC 3339 in UTC.

@@ -34,6 +34,9 @@ type Certificate struct {
 	EmailAddresses []string `json:"email_addresses,omitempty"`
 	KeyAlgorithm   string   `json:"key_algorithm"`
 	Usages         []string `json:"usages,omitempty"`
+	// NoSubjectCommonName is set when the subject was left empty (policy
+	// subject_common_name = false), the common name being a SAN only.
+	NoSubjectCommonName bool `json:"no_subject_common_name,omitempty"`
 
 	// Metadata: changes here are updates, never a new certificate.
 	Owner  string            `json:"owner"`
