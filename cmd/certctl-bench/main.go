@@ -177,7 +177,12 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 
 	res := &results{
 		Machine: machineInfo(bin, base),
-		Quick:   o.quick, Reps: o.reps, Parallelism: o.parallelism, KeyAlgorithm: keyAlgorithm,
+		Quick:   o.quick, Reps: o.reps, RSAReps: o.rsaReps, Parallelism: o.parallelism, KeyAlgorithm: keyAlgorithm,
+	}
+	for _, p := range parts {
+		if o.only[p] {
+			res.Parts = append(res.Parts, p)
+		}
 	}
 	if _, out, err := r.run(base, 0, "version"); err == nil {
 		res.Machine.CertctlVersion = strings.TrimSpace(string(out))

@@ -13,6 +13,8 @@ type results struct {
 	Machine      machine       `json:"machine"`
 	Quick        bool          `json:"quick"`
 	Reps         int           `json:"reps"`
+	RSAReps      int           `json:"rsa_reps"`
+	Parts        []string      `json:"parts"`
 	Parallelism  int           `json:"parallelism"`
 	KeyAlgorithm string        `json:"key_algorithm"`
 	Measurements []measurement `json:"measurements"`
@@ -150,7 +152,7 @@ func printText(w io.Writer, r *results) {
 	}
 	fmt.Fprintf(w, "  %s  host %s\n", m.GoVersion, m.Host)
 	fmt.Fprintf(w, "load average: %s at start, %s at end   scratch: %s (%s)\n", m.LoadAverageStart, m.LoadAverageEnd, m.ScratchDir, m.ScratchFS)
-	fmt.Fprintf(w, "%d runs each (%d of the apply/floor pair); BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", r.Reps, 2*r.Reps)
+	fmt.Fprintf(w, "parts: %s; %d runs each (%d of the apply/floor pair, %d of the rsa pair); BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", strings.Join(r.Parts, ", "), r.Reps, 2*r.Reps, r.RSAReps)
 	fmt.Fprintf(w, "certificates: %s leaves (and %s in the rsa part), %s local CA; each apply is timed right after its floor\n", r.KeyAlgorithm, rsaKeyAlgorithm, r.KeyAlgorithm)
 	if r.Quick {
 		fmt.Fprintln(w, "QUICK RUN: reduced sizes; the goals below are the issue's thresholds applied to smaller inputs")
