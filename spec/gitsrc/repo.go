@@ -88,6 +88,10 @@ func (r *Repo) Revision(rev, dir string) (*Revision, error) {
 	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+			if shallow, _ := r.repo.Storer.Shallow(); len(shallow) > 0 {
+				// CI checkouts often fetch one commit only.
+				return nil, fmt.Errorf("unknown revision %q in %s, which is a shallow clone: fetch the history it needs (git fetch --unshallow, or fetch-depth: 0 in CI)", rev, r.path)
+			}
 			return nil, fmt.Errorf("unknown revision %q in %s", rev, r.path)
 		}
 		return nil, fmt.Errorf("resolving revision %q in %s: %w", rev, r.path, err)

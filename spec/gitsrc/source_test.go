@@ -214,10 +214,17 @@ func TestSourceUnreachable(t *testing.T) {
 			t.Errorf("Fetch(%s) = %v, want an error naming the URL and ref", url, err)
 		}
 	}
+	empty := filepath.Join(t.TempDir(), "empty.git")
+	run(t, filepath.Dir(empty), "init", "-q", "--bare", empty)
+	s := newSource(t, Options{URL: empty, Ref: "main"})
+	if _, err := s.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "fetching "+empty+" (ref main): remote repository is empty") {
+		t.Errorf("Fetch(empty repository) = %v, want it to say so", err)
+	}
+
 	// A source that worked keeps its error clear when the remote goes.
 	r := newRemote(t)
 	r.push(t, "init", map[string]string{"main.hcl": validConfig})
-	s := newSource(t, Options{URL: r.bare, Ref: "main"})
+	s = newSource(t, Options{URL: r.bare, Ref: "main"})
 	fetch(t, s)
 	if err := os.RemoveAll(r.bare); err != nil {
 		t.Fatal(err)
