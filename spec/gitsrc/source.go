@@ -399,7 +399,8 @@ func (s *Source) pick(refs []*plumbing.Reference) (string, plumbing.Hash, error)
 			slices.Sort(candidates)
 		}
 	} else if !strings.HasPrefix(s.ref, "refs/") {
-		candidates = []plumbing.ReferenceName{plumbing.NewBranchReferenceName(s.ref), plumbing.NewTagReferenceName(s.ref)}
+		// git's order: a tag wins over a branch of the same name.
+		candidates = []plumbing.ReferenceName{plumbing.NewTagReferenceName(s.ref), plumbing.NewBranchReferenceName(s.ref)}
 	}
 	for _, n := range candidates {
 		if r, ok := byName[n]; ok && r.Type() == plumbing.HashReference {

@@ -158,7 +158,8 @@ func TestSourceRefs(t *testing.T) {
 	run(t, r.work, "tag", "-a", "v1", "-m", "v1")
 	run(t, r.work, "tag", "light")
 	second := r.push(t, "two", map[string]string{"certs/www.hcl": certBlock("www")})
-	run(t, r.work, "push", "-q", "origin", "v1", "light", "main:release")
+	run(t, r.work, "tag", "dup", first)
+	run(t, r.work, "push", "-q", "origin", "v1", "light", "refs/tags/dup", "main:release", "main:refs/heads/dup")
 
 	for _, tc := range []struct{ ref, want string }{
 		{"", second},
@@ -169,6 +170,8 @@ func TestSourceRefs(t *testing.T) {
 		{"v1", first},
 		{"light", first},
 		{"refs/tags/v1", first},
+		{"dup", first}, // the tag, as git rev-parse takes it
+		{"refs/heads/dup", second},
 		{first, first},
 	} {
 		s := newSource(t, Options{URL: r.bare, Ref: tc.ref, Path: "certs"})
@@ -183,7 +186,7 @@ func TestSourceRefs(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ ref, path, want string }{
-		{"nope", "certs", `no branch or tag "nope" on the remote (branches: main, release)`},
+		{"nope", "certs", `no branch or tag "nope" on the remote (branches: dup, main, release)`},
 		{strings.Repeat("ab", 20), "certs", "commit abababababababababababababababababababab is not on any branch"},
 		{"main", "missing", "directory missing does not exist"},
 	} {
