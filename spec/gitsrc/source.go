@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -329,6 +330,9 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 			// here is more likely the cache's.
 			return nil, &cacheError{err}
 		}
+		if err := compact(r.repo); err != nil {
+			return nil, &cacheError{err}
+		}
 	}
 	c, err := peelCommit(r.repo, want)
 	if err != nil {
@@ -345,6 +349,29 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 		return nil, &cacheError{fmt.Errorf("commit %s: %w", c.Hash.String()[:12], err)}
 	}
 	return rev, nil
+}
+
+// maxPacks is how many packfiles the clone may collect before compact
+// merges them. Each fetch adds one, and every object lookup searches
+// them all, so a watch that runs for months would slow down.
+var maxPacks = 50
+
+// compact repacks the clone into one packfile when fetches have left more
+// than maxPacks. Objects no ref reaches any more (a force-push's old
+// commits) are dropped. The caller holds the repository's lock.
+func compact(r *git.Repository) error {
+	pos, ok := r.Storer.(storer.PackedObjectStorer)
+	if !ok {
+		return nil
+	}
+	packs, err := pos.ObjectPacks()
+	if err != nil || len(packs) <= maxPacks {
+		return err
+	}
+	if err := r.RepackObjects(&git.RepackConfig{}); err != nil {
+		return fmt.Errorf("repacking %d packfiles: %w", len(packs), err)
+	}
+	return nil
 }
 
 // open opens the clone, creating it if there is none; s.mu is held.

@@ -483,3 +483,36 @@ func TestNewSourceErrors(t *testing.T) {
 		}
 	}
 }
+
+// Each fetch adds a packfile; past maxPacks the clone is repacked into
+// one, and fetching goes on as before.
+func TestSourceCompactsPacks(t *testing.T) {
+	defer func(n int) { maxPacks = n }(maxPacks)
+	maxPacks = 3
+	r := newRemote(t)
+	r.push(t, "init", map[string]string{"main.hcl": validConfig})
+	s := newSource(t, Options{URL: r.bare, Ref: "main"})
+	fetch(t, s)
+	packs := func() int {
+		m, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	most := 0
+	for i := range 8 {
+		sha := r.push(t, fmt.Sprint(i), map[string]string{fmt.Sprintf("c%d.hcl", i): certBlock(fmt.Sprintf("c%d", i))})
+		rev := fetch(t, s)
+		if rev.SHA != sha {
+			t.Fatalf("Fetch %d = %s, want %s", i, rev.SHA, sha)
+		}
+		if got := mustLoad(t, rev); len(got) != i+1 {
+			t.Fatalf("Fetch %d loads %v, want %d certificates", i, got, i+1)
+		}
+		most = max(most, packs())
+	}
+	if most > maxPacks {
+		t.Errorf("the clone had %d packfiles, want at most %d", most, maxPacks)
+	}
+}
