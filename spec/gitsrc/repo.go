@@ -30,8 +30,8 @@ type Revision struct {
 	Path string
 	// FS holds the files under Path at the commit, read from git objects
 	// on first use (never from a work tree). Pass it as spec.Options.FS.
-	// It is safe for concurrent reads, and stays valid while the Repo or
-	// Source it came from is in use.
+	// It is safe for concurrent reads. A Repo's revisions stay readable
+	// (git objects do not change); a Source's until its next Fetch.
 	FS fs.FS
 }
 

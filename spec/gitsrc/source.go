@@ -261,8 +261,8 @@ func (s *Source) readAuth(env func(string) (string, bool)) error {
 // the revision it had; the error names the URL (credentials hidden) and
 // the ref. A cache that cannot be read is removed and cloned again.
 //
-// The Revision's FS reads from the cache, and stays valid until a later
-// Fetch has to re-clone; load it before fetching again. While a Fetch
+// The Revision's FS reads from the cache: load it before fetching again,
+// since a later Fetch may repack or re-clone the cache under it. While a Fetch
 // writes to the cache, reads through earlier revisions' FS wait for it.
 func (s *Source) Fetch(ctx context.Context) (*Revision, error) {
 	s.mu.Lock()
