@@ -205,16 +205,20 @@ func TestSourceUnreachable(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	for _, url := range []string{
-		filepath.Join(t.TempDir(), "missing.git"),
-		"http://" + closed + "/config.git",
+	missing := filepath.Join(t.TempDir(), "missing.git")
+	for url, shown := range map[string]string{
+		missing:                            missing,
+		"file://" + missing:                "file://" + missing,
+		"http://" + closed + "/config.git": "http://" + closed + "/config.git",
+		"https://tok3n-s3cret@" + closed + "/x.git": "https://***@" + closed + "/x.git",
+		"https://u:pa55-s3cret@" + closed + "/x":    "https://***@" + closed + "/x",
 	} {
 		s := newSource(t, Options{URL: url, Ref: "main"})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := s.Fetch(ctx)
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), "fetching "+url+" (ref main): ") {
-			t.Errorf("Fetch(%s) = %v, want an error naming the URL and ref", url, err)
+		if err == nil || !strings.Contains(err.Error(), "fetching "+shown+" (ref main): ") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Fetch(%s) = %v, want an error naming %s and the ref", url, err, shown)
 		}
 	}
 	empty := filepath.Join(t.TempDir(), "empty.git")
