@@ -571,3 +571,31 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentObserveAndScrape runs passes and scrapes at once; under
+// -race it checks that views are shared safely. Every scrape must parse
+// and show one whole view: as many expiration series as certificates.
+func TestConcurrentObserveAndScrape(t *testing.T) {
+	cfg, snap := bigState(200)
+	m := New("test")
+	m.ObserveState(cfg, snap, t0)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	e := &env{t: t, m: m, url: srv.URL + "/metrics"}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			m.ObserveState(cfg, snap, t0.Add(time.Duration(i)*time.Hour))
+			m.ObserveIssuance(reconcile.Outcome{Name: "x", Issuer: "internal", Action: reconcile.ActionRenew, Duration: time.Millisecond})
+			m.ObserveReconcile(Pass{Start: t0, Duration: time.Second, Revision: fmt.Sprint(i)})
+		}
+	}()
+	for range 10 {
+		if got := len(series(e.scrapeAs("identity"), "certctl_certificate_expiration_timestamp_seconds", "name")); got != 200 {
+			t.Errorf("a scrape during passes shows %d expiration series, want 200", got)
+		}
+	}
+	<-done
+}
