@@ -56,12 +56,21 @@ type Deps struct {
 	// its own when nil. Passing the pool RefreshRenewalInfo used saves
 	// connecting twice.
 	ACME *ACMEPool
+	// Revision, if set, is the configuration revision being applied (a
+	// git commit, from watch): every record Apply writes and every event
+	// it raises names it.
+	Revision *state.Revision
+	// Stopping, when closed, stops Apply from starting further changes:
+	// those in flight finish and commit, the rest fail as not started
+	// (nothing is recorded for them). watch closes it on SIGTERM, so that
+	// a shutdown drains instead of abandoning an order half-way.
+	Stopping <-chan struct{}
 	// Observe, if set, is told the Outcome of every issuing change
 	// (create, renew, replace) that Apply attempted, once it is known. A
-	// change found stale, or deferred by a rate limit, is not attempted.
-	// Calls come from several goroutines at once and hold up the
-	// certificate's worker, so Observe must be safe for concurrent use
-	// and quick (metrics).
+	// change found stale, deferred by a rate limit or not started because
+	// of Stopping is not attempted. Calls come from several goroutines at
+	// once and hold up the certificate's worker, so Observe must be safe
+	// for concurrent use and quick (metrics).
 	Observe func(Outcome)
 }
 
@@ -81,6 +90,10 @@ type Outcome struct {
 	// context ended also reports its unfinished changes with an error.
 	Err error
 }
+
+// ErrStopping is the error of a change that Apply did not start because
+// Deps.Stopping was closed.
+var ErrStopping = errors.New("not started: certctl is stopping")
 
 // Result is what Apply did. A change counts under its action when it
 // succeeded and under Failed when it returned an error; an issuing change
@@ -452,6 +465,10 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, fmt.Errorf("%s: %w", ch.Address, err))
 			continue
 		}
+		if a.stopping() {
+			a.done(ch, fmt.Errorf("%s: %w", ch.Address, ErrStopping))
+			continue
+		}
 		// A notify change checks its own version: after a renewal in
 		// this unit it is moot, not stale (see notice).
 		if fp := fingerprint(rec); fp != ch.Prior && !(ch.Action == ActionForget && rec == nil) && ch.Action != ActionNotify {
@@ -669,7 +686,7 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
-	setMeta(next, c)
+	a.setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed
@@ -698,11 +715,26 @@ func (a *applier) onSigner(ctx context.Context, f func() error) error {
 	return <-done
 }
 
-func setMeta(rec *state.Certificate, c *spec.Certificate) {
+// setMeta copies c's metadata into rec, and names the revision being
+// applied, if any.
+func (a *applier) setMeta(rec *state.Certificate, c *spec.Certificate) {
 	rec.Owner = c.Owner
 	rec.Team = c.Team
 	rec.Labels = maps.Clone(c.Labels)
 	rec.OnRemove = c.OnRemove
+	if r := a.deps.Revision; r != nil {
+		rec.Revision, rec.RevisionAuthor = r.ID, r.Author
+	}
+}
+
+// stopping reports whether Deps.Stopping is closed.
+func (a *applier) stopping() bool {
+	select {
+	case <-a.deps.Stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // recordFailure marks the certificate failed, keeping its current
@@ -715,7 +747,7 @@ func (a *applier) recordFailure(ctx context.Context, ch Change, c *spec.Certific
 	next := cloneRecord(rec)
 	if next == nil {
 		next = &state.Certificate{Name: c.Name, Issuer: c.Issuer}
-		setMeta(next, c)
+		a.setMeta(next, c)
 	}
 	next.Status = state.StatusFailed
 	next.LastError = cause.Error()
@@ -738,7 +770,7 @@ func (a *applier) update(ctx context.Context, ch Change, rec *state.Certificate)
 	if c == nil || rec == nil {
 		return fmt.Errorf("updating %s: %w", ch.Address, ErrStale)
 	}
-	setMeta(rec, c)
+	a.setMeta(rec, c)
 	rec.UpdatedAt = a.deps.Now()
 	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
 		return fmt.Errorf("updating %s: %w", ch.Address, err)

@@ -38,6 +38,10 @@ type CertStatus struct {
 	Team          string    `json:"team,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// Revision and RevisionAuthor name the configuration revision (git
+	// commit) whose apply last wrote the certificate's record.
+	Revision       string `json:"revision,omitempty"`
+	RevisionAuthor string `json:"revision_author,omitempty"`
 
 	// RenewalWindowStart and RenewalWindowEnd are the window the ACME CA
 	// suggested (ARI) when RenewsAt comes from it.
@@ -73,6 +77,7 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 			s.Serial, s.Fingerprint = rec.Serial, rec.Fingerprint
 			s.NotBefore, s.NotAfter = rec.NotBefore, rec.NotAfter
 			s.Issuer, s.Owner, s.Team = rec.Issuer, rec.Owner, rec.Team
+			s.Revision, s.RevisionAuthor = rec.Revision, rec.RevisionAuthor
 			if rec.Status == state.StatusFailed {
 				s.LastError, s.NextAttemptAt = rec.LastError, rec.NextAttemptAt
 			}

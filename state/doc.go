@@ -20,6 +20,7 @@
 //	├── serial     → uint64 big-endian, +1 per write transaction that
 //	│                changes certificates or issuers
 //	├── serial_tx  → uint64 big-endian bbolt txid that last bumped serial
+//	├── revision   → JSON Revision: the configuration revision last applied
 //	└── key_check  → Seal(keyCheckPlaintext): proves the key on Open
 //	certificates/  (everything but the blobs: what plan, show, status read)
 //	└── <name>     → JSON {"v":2,"certificate":Certificate without CertPEM,

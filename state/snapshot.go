@@ -40,6 +40,7 @@ func (db *DB) snapshot(ctx context.Context, blobs bool) (*Snapshot, error) {
 		if meta := tx.Bucket(bucketMeta); meta != nil {
 			s.Lineage = string(meta.Get(metaLineage))
 			s.Serial, _ = readU64(meta.Get(metaSerial))
+			s.Revision = readRevision(meta)
 		}
 		s.NotificationCounts = countStatuses(tx)
 		if s.NotificationCounts[NotifyDead] > 0 {

@@ -55,6 +55,11 @@ type Certificate struct {
 
 	IssuedAt  time.Time `json:"issued_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Revision is the configuration revision (a commit SHA) whose apply
+	// last wrote this record, and RevisionAuthor that commit's author;
+	// empty when the apply had none (a plain directory).
+	Revision       string `json:"revision,omitempty"`
+	RevisionAuthor string `json:"revision_author,omitempty"`
 
 	// OnRemove is the certificate's on_remove when last applied ("" is
 	// "forget"): the plan reads it once the certificate has left the
@@ -160,8 +165,11 @@ type Snapshot struct {
 	// Lineage is a random ID fixed when the state was created; Serial
 	// increases with every write transaction that changes certificates or
 	// issuers (notification rows do not count). A saved plan records both.
-	Lineage      string
-	Serial       uint64
+	Lineage string
+	Serial  uint64
+	// Revision is the configuration revision last applied (PutRevision),
+	// nil when none was recorded (plan/apply on a directory record none).
+	Revision     *Revision
 	Certificates map[string]*Certificate
 	Issuers      map[string]*Issuer
 

@@ -51,6 +51,7 @@ type options struct {
 	parallelism int
 	dir         string
 	keep        bool
+	watch       bool
 }
 
 // sizes are the certificate counts of one run.
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.parallelism, "parallelism", 10, "apply's -parallelism, and the crypto baseline's worker count")
 	fs.StringVar(&o.dir, "dir", "", "where to make the scratch directory (default: the system temp dir)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
+	fs.BoolVar(&o.watch, "watch", false, "time certctl watch instead (issue 8: edit to files, idle cost); see watch.go")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: certctl-bench [-certctl PATH] [-quick] [-json] [-reps N] [-parallelism N] [-dir DIR] [-keep]\n")
 		fs.PrintDefaults()
@@ -102,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if o.watch {
+		return runWatch(ctx, o, stdout, stderr)
+	}
 
 	res, err := bench(ctx, o, stderr)
 	if err != nil {

@@ -53,6 +53,8 @@ var commands = map[string]command{
 	"status":        {"Count certificates and notifications by status", cmdStatus},
 	"notifications": {"List notification rows", cmdNotifications},
 	"requeue":       {"Reset dead notifications to pending", cmdRequeue},
+	// The long-running reconciler: watch.go, server.go.
+	"watch": {"Reconcile continuously; serve health, metrics, CRLs and OCSP", cmdWatch},
 }
 
 // Main runs certctl with args (without the program name) and returns the

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Commands for scripts that run certctl watch in the background.
+func init() {
+	scriptCmds["freeport"] = cmdFreePort
+	scriptCmds["waitfile"] = cmdWaitFile
+	scriptCmds["httpget"] = cmdHTTPGet
+}
+
+// freeport VAR: sets VAR to a TCP port free on 127.0.0.1 now.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// waitfile FILE: waits up to 30 s for FILE to exist; with !, for it to
+// be gone.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := os.Stat(path)
+		if (err == nil) != neg {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile %s: still %v after 30 s", args[0], map[bool]string{true: "there", false: "missing"}[neg])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// httpget [-status N] [-contains S] URL FILE: GETs URL until it answers
+// with status N (200) and, with -contains, a body containing S, for up to
+// 30 s, and writes the body to FILE.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("httpget", flag.ContinueOnError)
+	status := fs.Int("status", http.StatusOK, "")
+	contains := fs.String("contains", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 2 || neg {
+		ts.Fatalf("usage: httpget [-status N] [-contains S] URL FILE")
+	}
+	url, file := fs.Arg(0), fs.Arg(1)
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == *status && containsStr(string(body), *contains) {
+				ts.Check(os.WriteFile(ts.MkAbs(file), body, 0o644))
+				return
+			}
+			last = fmt.Sprintf("status %d, body %q", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("httpget %s: no status %d containing %q within 30 s; last: %s", url, *status, *contains, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func containsStr(s, sub string) bool {
+	return strings.Contains(s, sub)
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/certctl/certctl/reconcile/watch"
+)
+
+// server is watch's HTTP side: health and readiness of the reconciler,
+// and what each pass publishes (metrics, CRLs, OCSP).
+type server struct {
+	watcher *watch.Watcher
+}
+
+func newServer() *server { return &server{} }
+
+// observe is the watcher's OnPass: it runs after every pass, with the
+// state still open.
+func (s *server) observe(p *watch.Pass) {}
+
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux
+}
+
+// readyz answers 200 once a pass has completed, 503 before; the body is
+// the watcher's status as JSON (no secret is in it: revisions, times and
+// error messages, which never carry keys or env()/file() values).
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	st := s.watcher.Status()
+	doc := struct {
+		Ready       bool      `json:"ready"`
+		Revision    string    `json:"revision,omitempty"`
+		Author      string    `json:"author,omitempty"`
+		LastPass    time.Time `json:"last_pass,omitzero"`
+		LastSuccess time.Time `json:"last_success,omitzero"`
+		LastError   string    `json:"last_error,omitempty"`
+		SourceError string    `json:"source_error,omitempty"`
+		BadRevision string    `json:"bad_revision,omitempty"`
+	}{Ready: st.Ready, LastPass: st.LastPass, LastSuccess: st.LastSuccess, LastError: st.LastError,
+		SourceError: st.SourceError, BadRevision: st.BadRevision}
+	if st.Revision != nil {
+		doc.Revision, doc.Author = st.Revision.ID, st.Revision.Author
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !st.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(doc)
+}
