@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -53,18 +55,27 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// httpget [-status N] [-contains S] URL FILE: GETs URL until it answers
-// with status N (200) and, with -contains, a body containing S, for up to
-// 30 s, and writes the body to FILE.
+// httpget [-status N] [-contains S] [-cacert FILE] URL FILE: GETs URL
+// until it answers with status N (200) and, with -contains, a body
+// containing S, for up to 30 s, and writes the body to FILE. -cacert
+// trusts the PEM certificates of FILE for https.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("httpget", flag.ContinueOnError)
 	status := fs.Int("status", http.StatusOK, "")
 	contains := fs.String("contains", "", "")
+	cacert := fs.String("cacert", "", "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 2 || neg {
-		ts.Fatalf("usage: httpget [-status N] [-contains S] URL FILE")
+		ts.Fatalf("usage: httpget [-status N] [-contains S] [-cacert FILE] URL FILE")
 	}
 	url, file := fs.Arg(0), fs.Arg(1)
 	client := &http.Client{Timeout: 5 * time.Second}
+	if *cacert != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(ts.ReadFile(*cacert))) {
+			ts.Fatalf("httpget: no certificate in %s", *cacert)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for {

@@ -367,8 +367,11 @@ func (w *Watcher) load(ctx context.Context) bool {
 		w.setStatus(func(s *Status) { s.BadRevision = rev.ID + ": " + firstError(diags) })
 		return false
 	}
-	w.log.Info("configuration loaded", "revision", rev.ID, "author", rev.Author, "subject", rev.Subject,
-		"certificates", len(cfg.Certificates))
+	attrs := []any{"revision", rev.ID}
+	if rev.Author != "" {
+		attrs = append(attrs, "author", rev.Author, "subject", rev.Subject)
+	}
+	w.log.Info("configuration loaded", append(attrs, "certificates", len(cfg.Certificates))...)
 	w.rev, w.cfg = rev, cfg
 	w.setStatus(func(s *Status) { s.Revision, s.BadRevision = rev, "" })
 	return true

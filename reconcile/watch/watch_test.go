@@ -385,7 +385,23 @@ func TestWatchGit(t *testing.T) {
 	third := commit(t, work, "fix and add db", map[string]string{"certs/bad.hcl": "", "certs/certs.hcl": certHCL("www", "api", "db")})
 	waitFor(t, "out/db.crt", func() bool { return exists(filepath.Join(dir, "out", "db.crt")) })
 	waitFor(t, "the fix served", func() bool { return w.Status().Revision.ID == third })
+
+	// The remote goes away: reported, and the last good revision serves.
+	if err := os.Rename(remote, remote+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the source failure reported", func() bool { return w.Status().SourceError != "" })
+	if st := w.Status(); st.Revision.ID != third || !st.Ready {
+		t.Errorf("with the remote gone: serving %s, ready %v; want %s, ready", st.Revision.ID, st.Ready, third)
+	}
+	if err := os.Rename(remote+".gone", remote); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the source back", func() bool { return w.Status().SourceError == "" })
 	stop(10 * time.Second)
+	if fails := logs.lines(t, "reading the source failed"); len(fails) == 0 || fails[0]["keeping"] != third {
+		t.Errorf("source failure log lines = %v, want one keeping %s", fails, third)
+	}
 
 	snap := readState(t, dir)
 	if snap.Revision == nil || snap.Revision.ID != third || snap.Revision.Author != "Alice <alice@example.com>" {
