@@ -65,6 +65,30 @@ type Deps struct {
 	// (nothing is recorded for them). watch closes it on SIGTERM, so that
 	// a shutdown drains instead of abandoning an order half-way.
 	Stopping <-chan struct{}
+	// Observe, if set, is told the Outcome of every issuing change
+	// (create, renew, replace) that Apply attempted, once it is known. A
+	// change found stale, deferred by a rate limit or not started because
+	// of Stopping is not attempted. Calls come from several goroutines at
+	// once and hold up the certificate's worker, so Observe must be safe
+	// for concurrent use and quick (metrics).
+	Observe func(Outcome)
+}
+
+// Outcome is how one issuing change went, for Deps.Observe.
+type Outcome struct {
+	Name   string // the certificate's name
+	Issuer string // its issuer in the configuration; "" if it left it
+	Action Action // ActionCreate, ActionRenew or ActionReplace
+	// Duration runs from the start of the change to the commit of the
+	// new certificate, or to the failure: key generation, the wait for a
+	// signer, the issuer's work and the commit. Deployments that follow
+	// the commit are not in it. It is wall time (time.Now, not Deps.Now),
+	// so that a test's fixed clock does not make it zero.
+	Duration time.Duration
+	// Err is the issuing error: nil when the new certificate was
+	// committed, even if deploying it failed afterwards. An apply whose
+	// context ended also reports its unfinished changes with an error.
+	Err error
 }
 
 // ErrStopping is the error of a change that Apply did not start because
@@ -498,6 +522,11 @@ var issueVerbs = map[Action]string{ActionCreate: "issuing", ActionRenew: "renewi
 // deploy error when the certificate was committed, else with the issuing
 // error.
 func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, deployErr, err error) {
+	var committed time.Time // when next was committed; zero until then
+	if a.deps.Observe != nil {
+		start := time.Now()
+		defer func() { a.observe(ch, start, committed, err) }()
+	}
 	verb := issueVerbs[ch.Action]
 	c := a.cfg.Certificates[ch.Name]
 	if c == nil {
@@ -554,6 +583,7 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		err := fmt.Errorf("%s %s: committing: %w", verb, ch.Address, cerr)
 		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
+	committed = time.Now()
 	evErrs := []error{evErr, qErr}
 	// The CA's renewal window (ARI) for the new certificate, committed
 	// with the deployments below.
@@ -583,6 +613,21 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		evErrs = append(evErrs, qErr)
 	}
 	return next, errors.Join(derr, errors.Join(evErrs...)), nil
+}
+
+// observe tells Deps.Observe how the issuing change ch went: it started
+// at start and its certificate was committed at committed, or, if zero,
+// it failed with err just now.
+func (a *applier) observe(ch Change, start, committed time.Time, err error) {
+	end := committed
+	if end.IsZero() {
+		end = time.Now()
+	}
+	var issuer string
+	if c := a.cfg.Certificates[ch.Name]; c != nil {
+		issuer = c.Issuer
+	}
+	a.deps.Observe(Outcome{Name: ch.Name, Issuer: issuer, Action: ch.Action, Duration: end.Sub(start), Err: err})
 }
 
 // sign generates a key, has iss sign a CSR for it and returns the new

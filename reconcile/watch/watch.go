@@ -116,6 +116,13 @@ type Options struct {
 	// state, on Run's goroutine, while the state is still open (Pass.Unseal
 	// works only during the call).
 	OnPass func(*Pass)
+	// AfterPass, if set, is called after every pass, also one that failed
+	// before reading the state (Snapshot nil), once its Duration and Err
+	// are known, on Run's goroutine; the state is closed by then (metrics).
+	AfterPass func(*Pass)
+	// Observe is passed to reconcile.Apply as Deps.Observe: it is told
+	// how each issuing change went (metrics).
+	Observe func(reconcile.Outcome)
 }
 
 // Pass is what one reconcile pass saw and did.
@@ -434,6 +441,9 @@ func (w *Watcher) pass(ctx context.Context) *Pass {
 	if !p.failed() {
 		w.ready.Store(true)
 	}
+	if w.opts.AfterPass != nil {
+		w.opts.AfterPass(p)
+	}
 	return p
 }
 
@@ -499,6 +509,7 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 			Notifications: db,
 			Revision:      rev,
 			Stopping:      stopping,
+			Observe:       w.opts.Observe,
 		})
 		if err != nil {
 			errs = append(errs, err)
