@@ -3,9 +3,11 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -21,6 +25,55 @@ func init() {
 	scriptCmds["freeport"] = cmdFreePort
 	scriptCmds["waitfile"] = cmdWaitFile
 	scriptCmds["httpget"] = cmdHTTPGet
+	scriptCmds["promcheck"] = cmdPromCheck
+}
+
+// promcheck METRICS STATUS: METRICS parses as the Prometheus text format
+// (expfmt), and its certctl_certificates, certctl_notifications and
+// certctl_notification_dead_total agree with STATUS, the output of
+// certctl status -json.
+func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: promcheck METRICS STATUS")
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(ts.ReadFile(args[0])))
+	if err != nil {
+		ts.Fatalf("parsing %s: %v", args[0], err)
+	}
+	var status struct {
+		Certificates, Notifications struct {
+			ByStatus map[string]float64 `json:"by_status"`
+		}
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &status))
+	byStatus := func(name string) map[string]float64 {
+		out := map[string]float64{}
+		f := fams[name]
+		if f == nil {
+			ts.Fatalf("%s: no %s", args[0], name)
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "status" {
+					out[l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	for name, want := range map[string]map[string]float64{
+		"certctl_certificates":  status.Certificates.ByStatus,
+		"certctl_notifications": status.Notifications.ByStatus,
+	} {
+		if got := byStatus(name); !maps.Equal(got, want) {
+			ts.Fatalf("%s = %v, certctl status says %v", name, got, want)
+		}
+	}
+	dead := fams["certctl_notification_dead_total"]
+	if dead == nil || len(dead.GetMetric()) != 1 || dead.GetMetric()[0].GetGauge().GetValue() != status.Notifications.ByStatus["dead"] {
+		ts.Fatalf("certctl_notification_dead_total = %v, certctl status says %v dead", dead, status.Notifications.ByStatus["dead"])
+	}
 }
 
 // freeport VAR: sets VAR to a TCP port free on 127.0.0.1 now.

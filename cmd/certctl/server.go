@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/certctl/certctl/reconcile/metrics"
 	"github.com/certctl/certctl/reconcile/watch"
 )
 
@@ -12,13 +13,24 @@ import (
 // and what each pass publishes (metrics, CRLs, OCSP).
 type server struct {
 	watcher *watch.Watcher
+	metrics *metrics.Metrics
 }
 
-func newServer() *server { return &server{} }
+func newServer() *server { return &server{metrics: metrics.New(version)} }
 
-// observe is the watcher's OnPass: it runs after every pass, with the
-// state still open.
+// observe is the watcher's OnPass: it runs at the end of every pass that
+// read the state, with the state still open.
 func (s *server) observe(p *watch.Pass) {}
+
+// afterPass is the watcher's AfterPass: it runs after every pass, also
+// one that failed before reading the state.
+func (s *server) afterPass(p *watch.Pass) {
+	if p.Snapshot != nil {
+		s.metrics.ObserveState(p.Config, p.Snapshot, p.Start.Add(p.Duration))
+	}
+	s.metrics.ObserveReconcile(metrics.Pass{Start: p.Start, Duration: p.Duration,
+		Revision: p.Revision.ID, Author: p.Revision.Author, Err: p.Err})
+}
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -27,6 +39,7 @@ func (s *server) handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
 }
 

@@ -85,6 +85,8 @@ func cmdWatch(e *env, args []string) int {
 		Exec:         reconcile.ShellExec(0),
 		Logger:       log,
 		OnPass:       srv.observe,
+		AfterPass:    srv.afterPass,
+		Observe:      srv.metrics.ObserveIssuance,
 	})
 	if err != nil {
 		return e.errorf("%v", err)

@@ -520,9 +520,11 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 		p.Delivery, err = reconcile.Deliver(passCtx, cfg, db, reconcile.DeliverOptions{Now: w.opts.Now})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delivering notifications: %w", err))
-		} else if n := p.Delivery.Failures(); n > 0 {
-			errs = append(errs, fmt.Errorf("delivering notifications: %d attempts failed", n))
 		}
+		// A notifier that fails is not a failed pass: its rows are
+		// retried on their own schedule, or dead-lettered, and each dead
+		// one is logged with the command that revives it.
+		w.logDead(p.Delivery)
 	}
 	if snap.Revision == nil || snap.Revision.ID != rev.ID {
 		if err := db.PutRevision(passCtx, rev); err != nil {
@@ -574,12 +576,27 @@ func (w *Watcher) logPass(p *Pass) {
 	if !p.Wake.At.IsZero() {
 		attrs = append(attrs, "next", p.Wake.At.UTC().Format(time.RFC3339), "next_reason", p.Wake.Reason)
 	}
-	if p.Err != nil {
-		attrs = append(attrs, "error", p.Err)
-		w.log.Error("reconcile", attrs...)
+	switch {
+	case p.Err != nil:
+		w.log.Error("reconcile", append(attrs, "error", p.Err)...)
+	case p.Delivery.Failures() > 0:
+		w.log.Warn("reconcile", attrs...)
+	default:
+		w.log.Info("reconcile", attrs...)
+	}
+}
+
+// logDead logs each notification row the sweep left dead.
+func (w *Watcher) logDead(d *reconcile.DeliveryResult) {
+	if d == nil {
 		return
 	}
-	w.log.Info("reconcile", attrs...)
+	for _, n := range d.Rows {
+		if n.Status == state.NotifyDead {
+			w.log.Warn("notification dead", "id", n.ID, "event", n.Event, "certificate", n.Certificate,
+				"notifier", n.Notifier, "attempts", n.RetryCount, "error", n.LastError, "requeue", "certctl requeue "+n.ID)
+		}
+	}
 }
 
 // stateStamp is what a cheap stat tells of the state file: another
