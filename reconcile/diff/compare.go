@@ -183,8 +183,8 @@ func (c *comparer) removed(b *spec.Certificate) {
 	}
 	if b.OnRemove == "revoke" {
 		ch.OnRemove = "revoke"
-		ch.Reason = `removed from the configuration with on_remove = "revoke": revoked at its CA, then forgotten`
-		c.attention(addr, AttentionRevoke, `removed with on_remove = "revoke": apply revokes it at issuer.`+b.Issuer)
+		ch.Reason = `removed from the configuration with on_remove = "revoke": apply revokes it if issuer.` + b.Issuer + ` can, then forgets it`
+		c.attention(addr, AttentionRevoke, `removed with on_remove = "revoke" (issuer.`+b.Issuer+`)`)
 	}
 	c.d.Changes = append(c.d.Changes, ch)
 }

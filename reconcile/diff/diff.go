@@ -172,10 +172,10 @@ type Effect struct {
 	Introduced int `json:"introduced"`
 }
 
-// EffectChange is a change of HEAD's plan.
+// EffectChange is a change of HEAD's plan, as the plan's JSON has it.
 type EffectChange struct {
-	reconcile.Change
-	Introduced bool `json:"introduced"`
+	Change     reconcile.Change `json:"change"`
+	Introduced bool             `json:"introduced"`
 }
 
 // Summary counts a diff's changes.
@@ -260,8 +260,8 @@ func Compare(base, head Revision, opts Options) *Diff {
 	if opts.Snapshot != nil {
 		d.Effect = effect(before, head.Config, opts.Snapshot, opts.Now, d.BaseBroken)
 		for _, ch := range d.Effect.Changes {
-			if ch.Introduced && ch.Action == reconcile.ActionRevoke {
-				d.Attention = append(d.Attention, Attention{Address: ch.Address, Kind: AttentionRevoke, Message: "the state says on_remove = \"revoke\": apply revokes it at its CA"})
+			if ch.Introduced && ch.Change.Action == reconcile.ActionRevoke {
+				d.Attention = append(d.Attention, Attention{Address: ch.Change.Address, Kind: AttentionRevoke, Message: "the state says on_remove = \"revoke\": apply revokes it at its CA"})
 			}
 		}
 		slices.SortFunc(d.Attention, func(a, b Attention) int {

@@ -2,6 +2,8 @@ package diff
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -129,7 +131,7 @@ func load(t testing.TB, rev string, files map[string]string, env map[string]stri
 		v, ok := env[k]
 		return v, ok
 	}})
-	return Revision{Rev: rev, SHA: strings.Repeat(rev[:1], 40), Config: cfg, Diags: diags}
+	return Revision{Rev: rev, SHA: fmt.Sprintf("%x", sha1.Sum([]byte(rev))), Config: cfg, Diags: diags}
 }
 
 var testEnv = map[string]string{"OPS_WEBHOOK": "https://hooks.example.com/s3cr3t-base"}

@@ -227,13 +227,14 @@ func sections(d *Diff) []section {
 			open: fmt.Sprintf("\n<details><summary>On top of the state (serial %d): %s %d introduced by this change.</summary>\n\n| | Address | Action | Reason | New |\n|:-:|---|---|---|:-:|\n",
 				e.Serial, mdCell(e.Summary.SummaryLine()), e.Introduced),
 			close: "\n</details>\n"}
-		for _, ch := range e.Changes {
+		for _, ec := range e.Changes {
+			ch := &ec.Change
 			addr := mdCode(ch.Address)
 			if ch.Target != "" {
 				addr += " → " + mdCode("target."+ch.Target)
 			}
 			isNew := ""
-			if ch.Introduced {
+			if ec.Introduced {
 				isNew = "✓"
 			}
 			s.rows = append(s.rows, fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCode(ch.Action.Symbol()), addr, ch.Action, mdCell(ch.Reason), isNew))

@@ -139,9 +139,10 @@ func (textView) Diff(w io.Writer, d *Diff) error {
 	if e := d.Effect; e != nil {
 		fmt.Fprintln(bw)
 		fmt.Fprintf(bw, "On top of the state (serial %d): %s\n", e.Serial, e.Summary.SummaryLine())
-		for _, ch := range e.Changes {
+		for _, ec := range e.Changes {
+			ch := &ec.Change
 			mark := "  (also without this change)"
-			if ch.Introduced {
+			if ec.Introduced {
 				mark = ""
 			}
 			addr := ch.Address
