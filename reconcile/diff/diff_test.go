@@ -3,8 +3,8 @@ package diff
 import (
 	"bytes"
 	"crypto/sha1"
-	"fmt"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
