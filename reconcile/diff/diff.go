@@ -1,6 +1,7 @@
 // Package diff says what a change to the configuration does: the review of
 // a pull request between two revisions of the HCL.
 //
+// LoadRevision reads a revision's configuration out of git (spec/gitsrc).
 // The entry point is Compare(base, head, opts), pure and deterministic: it
 // takes the configuration at both revisions (HEAD may carry diagnostics)
 // and, when a state is reachable, the state snapshot, and returns a Diff of
