@@ -24,4 +24,3 @@ func LoadRevision(repo *gitsrc.Repo, rev, path string, opts spec.Options) (Revis
 	}
 	return Revision{Rev: rev, SHA: r.SHA, Config: cfg, Diags: diags}, parser, nil
 }
-
