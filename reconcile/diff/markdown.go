@@ -20,6 +20,11 @@ const MaxMarkdown = 65535
 // Markdown details before it says how many more there are.
 const maxAffects = 20
 
+// Marker is the first line of the Markdown view, an HTML comment that
+// renders as nothing: CI jobs find the comment they posted before by it,
+// and update that one instead of adding another.
+const Marker = "<!-- certctl diff -->"
+
 type markdownView struct{ limit int }
 
 // section is a part of the comment: an opening (a heading, a table
@@ -42,7 +47,7 @@ func (v markdownView) Diff(w io.Writer, d *Diff) error {
 
 func (v markdownView) render(d *Diff) string {
 	var head strings.Builder
-	head.WriteString("### certctl diff\n\n")
+	head.WriteString(Marker + "\n### certctl diff\n\n")
 	fmt.Fprintf(&head, "**%s**\n\n", mdCell(d.SummaryLine()))
 	fmt.Fprintf(&head, "%s\n", mdCell(d.revLine()))
 	if d.BaseBroken {
