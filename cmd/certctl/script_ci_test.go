@@ -47,7 +47,8 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 // with the plain `env` values of the workflow, the job and the step; for
 // a GitLab CI file the job's `script` lines, with the plain `variables`.
 // Values that the CI system fills in (`${{ … }}`, CI_* variables) are left
-// to the environment the test sets. Every line must succeed (set -e), as
+// to the environment the test sets, and so is any variable the test set
+// (a state path in the test's directory, say). Every line must succeed (set -e), as
 // both systems require.
 func cmdCISteps(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 || neg {
@@ -65,8 +66,8 @@ func cmdCISteps(ts *testscript.TestScript, neg bool, args []string) {
 		vars, _ := m.(map[string]any)
 		for _, k := range sortedKeys(vars) {
 			v := fmt.Sprint(vars[k])
-			if strings.Contains(v, "${{") {
-				continue
+			if strings.Contains(v, "${{") || ts.Getenv(k) != "" {
+				continue // the CI system's value, or the test's
 			}
 			fmt.Fprintf(&sb, "export %s=%q\n", k, v)
 		}

@@ -227,6 +227,9 @@ func sections(d *Diff) []section {
 		details.close = "\n</details>\n"
 		secs = append(secs, details)
 	}
+	if e := d.Effect; e != nil && len(e.Changes) == 0 {
+		secs = append(secs, section{what: "plan changes", rows: []string{fmt.Sprintf("\nOn top of the state (serial %d): %s\n", e.Serial, reconcile.NoChanges)}})
+	}
 	if e := d.Effect; e != nil && len(e.Changes) > 0 {
 		s := section{what: "plan changes",
 			open: fmt.Sprintf("\n<details><summary>On top of the state (serial %d): %s %d introduced by this change.</summary>\n\n| | Address | Action | Reason | New |\n|:-:|---|---|---|:-:|\n",

@@ -138,7 +138,11 @@ func (textView) Diff(w io.Writer, d *Diff) error {
 	}
 	if e := d.Effect; e != nil {
 		fmt.Fprintln(bw)
-		fmt.Fprintf(bw, "On top of the state (serial %d): %s\n", e.Serial, e.Summary.SummaryLine())
+		line := reconcile.NoChanges
+		if len(e.Changes) > 0 {
+			line = e.Summary.SummaryLine()
+		}
+		fmt.Fprintf(bw, "On top of the state (serial %d): %s\n", e.Serial, line)
 		for _, ec := range e.Changes {
 			ch := &ec.Change
 			mark := "  (also without this change)"
