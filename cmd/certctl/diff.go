@@ -44,11 +44,7 @@ func cmdDiff(e *env, args []string) int {
 	if *path == "" {
 		*path = dirInRepo(*gitDir, e.dir)
 	}
-	base, _, err := diff.LoadRevision(repo, revs[0], *path, spec.Options{})
-	if err != nil {
-		return e.errorf("%v", err)
-	}
-	head, parser, err := diff.LoadRevision(repo, revs[1], *path, spec.Options{})
+	base, head, parser, err := diff.LoadRevisions(repo, revs[0], revs[1], *path, spec.Options{})
 	if err != nil {
 		return e.errorf("%v", err)
 	}

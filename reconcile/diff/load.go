@@ -24,3 +24,24 @@ func LoadRevision(repo *gitsrc.Repo, rev, path string, opts spec.Options) (Revis
 	}
 	return Revision{Rev: rev, SHA: r.SHA, Config: cfg, Diags: diags}, parser, nil
 }
+
+// LoadRevisions is LoadRevision for BASE and HEAD, loaded at the same
+// time: much of a load is sequential (decoding after the parse), and the
+// two overlap. It returns HEAD's Parser, for its diagnostics.
+func LoadRevisions(repo *gitsrc.Repo, baseRev, headRev, path string, opts spec.Options) (base, head Revision, headParser *spec.Parser, err error) {
+	var baseErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		base, _, baseErr = LoadRevision(repo, baseRev, path, opts)
+	}()
+	head, headParser, err = LoadRevision(repo, headRev, path, opts)
+	<-done
+	if baseErr != nil {
+		return Revision{}, Revision{}, nil, baseErr
+	}
+	if err != nil {
+		return Revision{}, Revision{}, nil, err
+	}
+	return base, head, headParser, nil
+}
