@@ -67,6 +67,7 @@ func leftOut(t *testing.T, md string) (int, map[string]int) {
 		}
 		return n
 	}
+	t.Logf("%d bytes; %s", len(md), m[0])
 	parts := map[string]int{}
 	for _, p := range strings.Split(m[2], ", ") {
 		num, what, _ := strings.Cut(p, " ")
