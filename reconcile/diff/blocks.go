@@ -2,12 +2,14 @@ package diff
 
 import (
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/certctl/certctl/reconcile"
+	"github.com/certctl/certctl/reconcile/notify"
 	"github.com/certctl/certctl/spec"
 )
 
@@ -81,8 +83,8 @@ func diffAttrs(before, after attrMap) []reconcile.AttrDiff {
 		if inA {
 			d.After = a.show
 		}
-		if d.Before == hidden && d.After == hidden {
-			d.After = hidden + " (changed)"
+		if d.Before == d.After { // a secret, or a URL's password
+			d.After += " (changed)"
 		}
 		out = append(out, d)
 	}
@@ -202,7 +204,7 @@ func issuerAttrs(is *spec.Issuer) attrMap {
 	if d := a.DNS01; d != nil {
 		m.str("dns01.provider", d.Provider)
 		for k, v := range d.Config {
-			m.secretOr("dns01.config."+k, v, sens["dns01.config"] || sens["dns01.config."+k])
+			m.secretOr("dns01.config."+k, v, sens["dns01.config"] || sens["dns01.config."+k] || credentialName(k))
 		}
 		m.list("dns01.resolvers", d.Resolvers)
 		m.dur("dns01.propagation_timeout", d.PropagationTimeout)
@@ -226,10 +228,14 @@ func issuerAttrs(is *spec.Issuer) attrMap {
 func notifierAttrs(n *spec.Notifier) attrMap {
 	m := attrMap{}
 	for k, v := range n.Attrs {
-		m.secretOr(k, v, n.Sensitive[k])
+		if r := redactURL(v); k == "url" && r != v && !notify.SecretAttr(n, k) {
+			m[k] = val{show: reconcile.Quote(r), cmp: v}
+			continue
+		}
+		m.secretOr(k, v, notify.SecretAttr(n, k))
 	}
 	for k, v := range n.Headers {
-		m.secretOr("headers."+k, v, n.Sensitive["headers"] || n.Sensitive[k])
+		m.secretOr("headers."+k, v, notify.SecretHeader(n, k))
 	}
 	if len(n.To) > 0 {
 		if n.Sensitive["to"] {
@@ -243,6 +249,30 @@ func notifierAttrs(n *spec.Notifier) attrMap {
 	m.dur("retry.max", n.Retry.Max)
 	m.num("retry.attempts", n.Retry.Attempts)
 	return m
+}
+
+// credentialName reports whether a DNS provider setting is a credential
+// by its name (CLOUDFLARE_DNS_API_TOKEN, AWS_SECRET_ACCESS_KEY): even
+// written as a literal, its value is not shown.
+func credentialName(k string) bool {
+	l := strings.ToLower(k)
+	for _, w := range []string{"token", "key", "secret", "password", "credentials", "auth"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL hides the password of a URL's user information
+// (https://user:xxxxx@host/), which the notifier keeps secret even when
+// the URL itself is not.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 // block is a block as compare sees it.

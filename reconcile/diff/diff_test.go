@@ -334,12 +334,60 @@ issuer "acme" "le" {
 	if got := ops(d); !slices.Equal(got, []opAddr{{OpUpdate, "issuer.le"}, {OpUpdate, "notifier.ops"}}) {
 		t.Fatalf("changes = %v; want the issuer and the notifier updated", got)
 	}
+	assertNoSecrets(t, d, "tok-base-9f8e7d", "tok-head-1a2b3c", "s3cr3t-base", "s3cr3t-head")
+}
+
+// TestLiteralSecretsNeverShown: values that are secrets by what they are
+// (a password, a chat webhook URL, a URL's password, a credential header,
+// a DNS provider's token) stay hidden even when written as literals.
+func TestLiteralSecretsNeverShown(t *testing.T) {
+	notifiers := func(v string) string {
+		return `
+notifier "email" "mail" {
+  host     = "smtp.example.com"
+  from     = "certctl@example.com"
+  to       = ["ops@example.com"]
+  username = "certctl"
+  password = "pw-` + v + `"
+}
+notifier "slack" "chat" { url = "https://hooks.slack.example.com/services/slack-` + v + `" }
+notifier "webhook" "hook" {
+  url     = "https://user:urlpw-` + v + `@hooks.example.com/x"
+  headers = { Authorization = "Bearer hdr-` + v + `" }
+  secret  = "sig-` + v + `"
+}
+issuer "acme" "dns" {
+  directory = "https://acme.example.com/dir"
+  dns01 {
+    provider = "cloudflare"
+    config   = { CLOUDFLARE_DNS_API_TOKEN = "dns-` + v + `" }
+  }
+}
+`
+	}
+	base := with(baseHCL, "secrets.hcl", notifiers("one1"))
+	head := with(baseHCL, "secrets.hcl", notifiers("two2"))
+	d := compareFiles(t, base, head)
+	if got := ops(d); !slices.Equal(got, []opAddr{{OpUpdate, "issuer.dns"}, {OpUpdate, "notifier.chat"}, {OpUpdate, "notifier.hook"}, {OpUpdate, "notifier.mail"}}) {
+		t.Fatalf("changes = %v; want the issuer and three notifiers updated", got)
+	}
+	var secrets []string
+	for _, p := range []string{"pw-", "slack-", "urlpw-", "hdr-", "sig-", "dns-"} {
+		secrets = append(secrets, p+"one1", p+"two2")
+	}
+	assertNoSecrets(t, d, secrets...)
+}
+
+// assertNoSecrets renders d in every format and fails if any of secrets
+// appears, or if no output says that a sensitive value changed.
+func assertNoSecrets(t *testing.T, d *Diff, secrets ...string) {
+	t.Helper()
 	for _, f := range []reconcile.Format{reconcile.FormatText, reconcile.FormatJSON, reconcile.FormatMarkdown} {
 		var b bytes.Buffer
 		if err := NewView(reconcile.ViewOptions{Format: f}).Diff(&b, d); err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{"tok-base-9f8e7d", "tok-head-1a2b3c", "s3cr3t-base", "s3cr3t-head"} {
+		for _, secret := range secrets {
 			if strings.Contains(b.String(), secret) {
 				t.Errorf("format %d shows the secret %q:\n%s", f, secret, b.String())
 			}
