@@ -156,9 +156,28 @@ func (c *comparer) certificates() {
 		}
 		c.changed(b, a)
 	}
+	var gone map[string]string // common name → removed certificate's address
 	for name, b := range c.before.Certificates {
 		if _, ok := c.after.Certificates[name]; !ok {
 			c.removed(b)
+			if gone == nil {
+				gone = map[string]string{}
+			}
+			if prev, ok := gone[b.CommonName]; !ok || reconcile.CertAddress(b.Name) < prev {
+				gone[b.CommonName] = reconcile.CertAddress(b.Name)
+			}
+		}
+	}
+	if gone == nil {
+		return
+	}
+	// A certificate renamed in the configuration is a new certificate and
+	// the removal of the old one: say so where a reviewer looks.
+	for i := range c.d.Changes {
+		ch := &c.d.Changes[i]
+		if ch.Kind == "certificate" && ch.Op == OpAdd && gone[ch.CommonName] != "" {
+			ch.RenamedFrom = gone[ch.CommonName]
+			ch.Reason += "; " + ch.RenamedFrom + ", removed, had this common_name: a rename issues a new certificate"
 		}
 	}
 }

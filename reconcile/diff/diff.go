@@ -125,6 +125,10 @@ type Change struct {
 	// OnRemove is a removed certificate's on_remove at BASE ("forget" or
 	// "revoke").
 	OnRemove string `json:"on_remove,omitempty"`
+	// RenamedFrom is, for an added certificate, the address of a removed
+	// one with the same common name: most likely the same certificate
+	// under a new name, which is issued anew.
+	RenamedFrom string `json:"renamed_from,omitempty"`
 }
 
 // Attention kinds: changes a reviewer must not miss.

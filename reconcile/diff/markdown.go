@@ -170,6 +170,9 @@ func sections(d *Diff) []section {
 			var row string
 			switch op {
 			case OpAdd:
+				if ch.RenamedFrom != "" {
+					addr += "<br>renamed from " + mdCode(ch.RenamedFrom) + "?"
+				}
 				row = fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", sym, addr, mdCell(ch.CommonName), mdCell(ch.Issuer), mdCell(ch.Policy), mdCell(ch.Owner))
 			case OpRemove:
 				onRemove := mdCell(ch.OnRemove)
