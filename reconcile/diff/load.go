@@ -1,6 +1,14 @@
 package diff
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	pathpkg "path"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/certctl/certctl/reconcile"
 	"github.com/certctl/certctl/spec"
 	"github.com/certctl/certctl/spec/gitsrc"
@@ -15,6 +23,11 @@ import (
 func LoadRevision(repo *gitsrc.Repo, rev, path string, opts spec.Options) (Revision, *spec.Parser, error) {
 	r, err := repo.Revision(rev, path)
 	if err != nil {
+		if missing, ok := missingDir(repo, rev, path); ok {
+			// A pull request that adds (or removes) the configuration:
+			// the side without it loads as broken, not as an error.
+			return missing, nil, nil
+		}
 		return Revision{}, nil, err
 	}
 	opts.FS = r.FS
@@ -44,4 +57,25 @@ func LoadRevisions(repo *gitsrc.Repo, baseRev, headRev, path string, opts spec.O
 		return Revision{}, Revision{}, nil, err
 	}
 	return base, head, headParser, nil
+}
+
+// missingDir reports whether rev exists but has no directory path, and
+// then returns the Revision that says so.
+func missingDir(repo *gitsrc.Repo, rev, path string) (Revision, bool) {
+	root, err := repo.Revision(rev, "")
+	if err != nil {
+		return Revision{}, false
+	}
+	clean := strings.Trim(pathpkg.Clean("/"+path), "/")
+	if clean == "" {
+		return Revision{}, false
+	}
+	if _, err := fs.Stat(root.FS, clean); !errors.Is(err, fs.ErrNotExist) {
+		return Revision{}, false
+	}
+	return Revision{Rev: rev, SHA: root.SHA, Diags: hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "No configuration directory",
+		Detail:   fmt.Sprintf("The directory %s does not exist at revision %s (%s).", clean, rev, root.ShortSHA()),
+	}}}, true
 }
