@@ -255,6 +255,15 @@ func TestCompare(t *testing.T) {
 			want: []opAddr{{OpAdd, "notifier.chat"}, {OpUpdate, "team.web"}, {OpAdd, "target.extra"}},
 		},
 		{
+			name: "settings, agents and the targets on them",
+			head: func(t *testing.T) map[string]string {
+				h := edit(t, baseHCL, "main.hcl", `target "file" "out" { dir = "out" }`,
+					"certctl { state = \"other.db\" }\nagent \"web1\" { token_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\" }\ntarget \"file\" \"out\" {\n  dir   = \"out\"\n  agent = agent.web1\n}")
+				return h
+			},
+			want: []opAddr{{OpUpdate, "certctl"}, {OpAdd, "agent.web1"}, {OpUpdate, "target.out"}},
+		},
+		{
 			name: "policy allows wildcards below a domain",
 			head: func(t *testing.T) map[string]string {
 				return edit(t, baseHCL, "main.hcl", `allowed_domains = ["example.com", "*.example.com"]`, `allowed_domains = ["example.com", "*.example.com", ".example.org"]`)
@@ -281,6 +290,11 @@ func TestCompare(t *testing.T) {
 			}
 			if got := attentionKinds(d); !slices.Equal(got, tt.attention) {
 				t.Errorf("Compare(%s) attention = %q, want %q", tt.name, got, tt.attention)
+			}
+			for _, ch := range d.Changes {
+				if ch.Address == "agent.web1" && !slices.Equal(ch.Affects, []string{"certificate.www"}) {
+					t.Errorf("Compare(%s): agent.web1 affects %v, want [certificate.www] (through target.out)", tt.name, ch.Affects)
+				}
 			}
 			if d.HasChanges() != (len(tt.want) > 0) {
 				t.Errorf("Compare(%s).HasChanges() = %v", tt.name, d.HasChanges())
