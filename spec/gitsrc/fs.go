@@ -147,6 +147,29 @@ func (t *treeFS) statEntry(e object.TreeEntry) (fs.FileInfo, error) {
 	return t.info(e, obj.Size()), nil
 }
 
+// checkRoot reports an error if an object that the root directory lists
+// cannot be read: the sign of a damaged clone, found before a load trips
+// over it. The configuration files are read whole (the load reads them
+// next, from the object cache); the other entries are only looked up.
+// t.mu is held.
+func (t *treeFS) checkRoot() error {
+	for _, e := range t.dirs["."].entries {
+		var err error
+		switch {
+		case e.Mode == filemode.Submodule:
+			continue
+		case e.Mode.IsFile() && (strings.HasSuffix(e.Name, ".hcl") || strings.HasSuffix(e.Name, ".hcl.json")):
+			_, err = t.blob(e.Hash)
+		default:
+			_, err = t.objects.EncodedObject(plumbing.AnyObject, e.Hash)
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
 // dirEntries lists d sorted by name (git orders a directory "a" as "a/",
 // which is not fs.ReadDir's order).
 func (t *treeFS) dirEntries(d *treeDir) []fs.DirEntry {
