@@ -43,6 +43,7 @@ var commands = map[string]command{
 	"validate": {"Check the configuration for errors", cmdValidate},
 	"fmt":      {"Rewrite configuration files in the canonical format", cmdFmt},
 	"plan":     {"Show what apply would change, and why", cmdPlan},
+	"diff":     {"Show what a change between two git revisions does", cmdDiff},
 	"apply":    {"Issue, renew, replace and deploy certificates", cmdApply},
 	"show":     {"List certificates with their state", cmdShow},
 	"version":  {"Print the certctl version", cmdVersion},
