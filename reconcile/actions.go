@@ -142,6 +142,9 @@ type Change struct {
 	Event     string   `json:"event,omitempty"`
 	Threshold string   `json:"threshold,omitempty"`
 	Notifiers []string `json:"notifiers,omitempty"`
+	// RevocationReason is the RFC 5280 reason name a revoke change gives
+	// ("keyCompromise"); "" reads as cessationOfOperation.
+	RevocationReason string `json:"revocation_reason,omitempty"`
 }
 
 // AttrDiff is one changed attribute; values are rendered for display.
