@@ -199,8 +199,9 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 			slices.SortStableFunc(issue.Forces, func(a, b string) int { return cmp.Compare(attrOrder(a), attrOrder(b)) })
 		}
 		if len(issue.Forces) == 0 && !rec.RevokedAt.IsZero() {
-			// certctl revoke: the certificate is dead, whatever its dates.
-			issue.Action = ActionReplace
+			// certctl revoke: the certificate is dead, whatever its
+			// dates; like an expired one, it is renewed as it is.
+			issue.Action = ActionRenew
 			issue.Reason = "revoked at " + ts(rec.RevokedAt) + " (" + pki.RevocationReasonName(rec.RevokedReason) + "): a new certificate is needed"
 			issue.Diffs = nil
 			break

@@ -73,9 +73,9 @@ func TestRevokeLocalCA(t *testing.T) {
 		t.Errorf("PlanRevoke(revoked already) = %v", err)
 	}
 
-	// The next plan replaces it; the new certificate is not revoked.
+	// The next plan renews it; the new certificate is not revoked.
 	p = Plan(cfg, snap, nil, now)
-	reason := "-/+ certificate.www: revoked at " + ts(now) + " (keyCompromise): a new certificate is needed"
+	reason := "R certificate.www: revoked at " + ts(now) + " (keyCompromise): a new certificate is needed"
 	if got := describe(p); !slices.Contains(got, reason) {
 		t.Fatalf("Plan() after revoke = %q, want %q", got, reason)
 	}
