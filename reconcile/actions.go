@@ -108,6 +108,10 @@ const (
 	AttrKeyAlgorithm   = "key_algorithm"
 	AttrIssuer         = "issuer"
 	AttrUsages         = "usages"
+	// A local CA's publication URLs, written into its certificates.
+	AttrIssuerURL = "issuer_url"
+	AttrOCSPURL   = "ocsp_url"
+	AttrCRLURL    = "crl_url"
 	AttrValidity       = "validity" // issuers only
 )
 

@@ -622,6 +622,7 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
+	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
 	setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM

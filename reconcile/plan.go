@@ -422,8 +422,14 @@ func attrOrder(name string) int {
 		return 5
 	case AttrUsages:
 		return 6
+	case AttrIssuerURL:
+		return 7
+	case AttrOCSPURL:
+		return 8
+	case AttrCRLURL:
+		return 9
 	}
-	return 7
+	return 10
 }
 
 // ts renders a time in reasons and notes: RFC 3339 in UTC.

@@ -127,3 +127,51 @@ func revokedRows(t *testing.T, db *state.DB, name string) []string {
 	rows := listRows(t, db, state.NotificationFilter{Certificate: name})
 	return rowSummary(slices.DeleteFunc(rows, func(n *state.Notification) bool { return n.Event != "revoked" }))
 }
+
+// A local CA's new publication URLs (a server block added) replace its
+// certificates, naming the URLs; the new ones carry them.
+func TestPlanCAURLsReplace(t *testing.T) {
+	ctx := context.Background()
+	cfg := notifyConfig(t.TempDir(), "https://hooks.example.com/x")
+	db := openQueue(t)
+	deps := Deps{Store: db, Notifications: db, Now: func() time.Time { return t0 }, Exec: (&recExec{}).exec}
+	snap, _ := db.Snapshot(ctx)
+	if _, err := Apply(ctx, Plan(cfg, snap, nil, t0), cfg, deps); err != nil {
+		t.Fatal(err)
+	}
+	is := cfg.Issuers["internal"]
+	is.IssuerURL, is.OCSPURL, is.CRLURL = "https://pki.example.com/.well-known/pki/ca/internal", "https://pki.example.com/.well-known/pki/ocsp/internal", "https://pki.example.com/.well-known/pki/crl/internal"
+	snap, _ = db.Snapshot(ctx)
+	p := Plan(cfg, snap, nil, t0)
+	var www *Change
+	for i := range p.Changes {
+		if p.Changes[i].Address == "certificate.www" {
+			www = &p.Changes[i]
+		}
+	}
+	if www == nil || www.Action != ActionReplace || www.Reason != "issuer_url, ocsp_url, crl_url changed" || len(www.Diffs) != 3 ||
+		www.Diffs[2] != (AttrDiff{Attribute: AttrCRLURL, Before: `""`, After: `"` + is.CRLURL + `"`, Forces: true}) {
+		t.Fatalf("Plan() after new URLs: www = %+v", www)
+	}
+	if p.Summary.Replace != len(cfg.Certificates) {
+		t.Errorf("Summary = %+v, want every certificate replaced", p.Summary)
+	}
+	if _, err := Apply(ctx, p, cfg, deps); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.Certificate(ctx, "www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.ParseCertificatePEM(rec.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(leaf.CRLDistributionPoints, []string{is.CRLURL}) || !slices.Equal(leaf.OCSPServer, []string{is.OCSPURL}) || rec.CRLURL != is.CRLURL {
+		t.Errorf("new leaf: CRL %q OCSP %q, record CRL %q", leaf.CRLDistributionPoints, leaf.OCSPServer, rec.CRLURL)
+	}
+	snap, _ = db.Snapshot(ctx)
+	if p := Plan(cfg, snap, nil, t0); p.HasChanges() {
+		t.Errorf("Plan() after the replacement = %q", describe(p))
+	}
+}

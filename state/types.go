@@ -34,6 +34,13 @@ type Certificate struct {
 	EmailAddresses []string `json:"email_addresses,omitempty"`
 	KeyAlgorithm   string   `json:"key_algorithm"`
 	Usages         []string `json:"usages,omitempty"`
+	// IssuerURL, OCSPURL and CRLURL are the publication URLs a local CA
+	// wrote into the current certificate: "" for none, and always for an
+	// ACME certificate. The upgrade to schema 3 read them from the
+	// certificates of older states.
+	IssuerURL string `json:"issuer_url,omitempty"`
+	OCSPURL   string `json:"ocsp_url,omitempty"`
+	CRLURL    string `json:"crl_url,omitempty"`
 
 	// Metadata: changes here are updates, never a new certificate.
 	Owner  string            `json:"owner"`

@@ -2,12 +2,19 @@ package state
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -271,4 +278,73 @@ func TestUpgradeV2Fixture(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The upgrade to schema 3 records the URLs that a local CA's certificates
+// carry, and nothing for an ACME CA's.
+func TestUpgradeV2ReadsURLs(t *testing.T) {
+	path := testPath(t)
+	db := mustOpen(t, path, Options{})
+	leaf := func(urls bool) []byte {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: t0, NotAfter: t0.Add(time.Hour)}
+		if urls {
+			tmpl.IssuingCertificateURL = []string{"http://pki.example.com/ca"}
+			tmpl.OCSPServer = []string{"http://pki.example.com/ocsp"}
+			tmpl.CRLDistributionPoints = []string{"http://pki.example.com/crl"}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	for _, is := range []*Issuer{{Name: "internal", Type: "local_ca"}, {Name: "le", Type: "acme"}} {
+		if err := db.PutIssuer(bg, is); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, c := range map[string]*Certificate{
+		"local":   {Issuer: "internal", CertPEM: leaf(true)},
+		"nourls":  {Issuer: "internal", CertPEM: leaf(false)},
+		"acme":    {Issuer: "le", CertPEM: leaf(true)},
+		"pending": {Issuer: "internal", Status: StatusPending},
+	} {
+		c.Name, c.Fingerprint = name, "fp-"+name
+		if err := db.PutCertificate(bg, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	writeBoltAt(t, path, func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketRevocations); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaVersion, u64(2))
+	})
+
+	db = mustOpen(t, path, Options{})
+	defer db.Close()
+	snap, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][3]string{
+		"local":   {"http://pki.example.com/ca", "http://pki.example.com/ocsp", "http://pki.example.com/crl"},
+		"nourls":  {},
+		"acme":    {},
+		"pending": {},
+	}
+	for name, w := range want {
+		c := snap.Certificates[name]
+		if got := [3]string{c.IssuerURL, c.OCSPURL, c.CRLURL}; got != w {
+			t.Errorf("%s after the upgrade: URLs %q, want %q", name, got, w)
+		}
+	}
+	if len(snap.Revocations) != 0 || db.schema != SchemaVersion {
+		t.Errorf("after the upgrade: revocations %v, schema %d", snap.Revocations, db.schema)
+	}
 }
