@@ -112,7 +112,7 @@ const (
 	AttrIssuerURL = "issuer_url"
 	AttrOCSPURL   = "ocsp_url"
 	AttrCRLURL    = "crl_url"
-	AttrValidity       = "validity" // issuers only
+	AttrValidity  = "validity" // issuers only
 )
 
 // Change is one planned action on one object (and, for deploy, one target).
