@@ -209,7 +209,7 @@ type Revocation struct {
 // revoked. A History version without an issuer (older records) counts as
 // the record's.
 func (s *Snapshot) IssuedSerials(issuer string) map[string]string {
-	out := map[string]string{}
+	out := make(map[string]string, len(s.Certificates))
 	for name, c := range s.Certificates {
 		if c.Issuer == issuer && c.Serial != "" {
 			out[c.Serial] = name

@@ -67,6 +67,12 @@ type published struct {
 	// revision is the state's CRL counter: it changes with every
 	// revocation, and then so does the CRL.
 	revision uint64
+	// lineage and serial are those of the snapshot this was built from:
+	// a snapshot with the same ones holds the same certificates and
+	// revocations (every write of them bumps the serial), so the next
+	// Update reuses issued, revoked and entries.
+	lineage string
+	serial  uint64
 
 	crlMu      sync.Mutex // guards the CRL below, regenerated on demand
 	crl        []byte
@@ -125,7 +131,7 @@ func (s *Server) Update(cfg *spec.Config, snap *state.Snapshot, unseal func([]by
 // the signed CRL of prev when neither the root nor the revocations
 // changed.
 func (s *Server) publish(name string, rec *state.Issuer, prev *published, snap *state.Snapshot, unseal func([]byte) ([]byte, error), now time.Time) (*published, error) {
-	p := &published{certPEM: string(rec.CertPEM), revision: snap.CRLNumbers[name], issued: snap.IssuedSerials(name), revoked: map[string]*state.Revocation{}}
+	p := &published{certPEM: string(rec.CertPEM), revision: snap.CRLNumbers[name], lineage: snap.Lineage, serial: snap.Serial}
 	if prev != nil && prev.certPEM == p.certPEM {
 		p.ca = prev.ca
 	} else {
@@ -137,14 +143,19 @@ func (s *Server) publish(name string, rec *state.Issuer, prev *published, snap *
 			return nil, err
 		}
 	}
-	for _, r := range snap.Revocations[name] {
-		serial, err := pki.ParseSerialHex(r.Serial)
-		if err != nil {
-			return nil, fmt.Errorf("revocation of %s: %w", r.Name, err)
+	if prev != nil && prev.lineage == p.lineage && prev.serial == p.serial && p.lineage != "" {
+		p.issued, p.revoked, p.entries = prev.issued, prev.revoked, prev.entries // read-only from here on
+	} else {
+		p.issued, p.revoked = snap.IssuedSerials(name), map[string]*state.Revocation{}
+		for _, r := range snap.Revocations[name] {
+			serial, err := pki.ParseSerialHex(r.Serial)
+			if err != nil {
+				return nil, fmt.Errorf("revocation of %s: %w", r.Name, err)
+			}
+			key := pki.SerialHexOf(serial) // the records' form, whatever the case
+			p.revoked[key] = r
+			p.entries = append(p.entries, pki.Revoked{Serial: serial, RevokedAt: r.RevokedAt, Reason: r.Reason, NotAfter: r.NotAfter})
 		}
-		key := pki.SerialHexOf(serial) // the records' form, whatever the case
-		p.revoked[key] = r
-		p.entries = append(p.entries, pki.Revoked{Serial: serial, RevokedAt: r.RevokedAt, Reason: r.Reason, NotAfter: r.NotAfter})
 	}
 	if prev != nil && prev.ca == p.ca && prev.revision == p.revision && len(prev.entries) == len(p.entries) {
 		prev.crlMu.Lock()

@@ -349,6 +349,17 @@ func TestCRLRegeneration(t *testing.T) {
 	if second.Number.Cmp(first.Number) <= 0 || len(second.RevokedCertificateEntries) != 2 {
 		t.Errorf("after a revocation: number %v (was %v), %d entries, want a higher number and 2", second.Number, first.Number, len(second.RevokedCertificateEntries))
 	}
+	// And OCSP says so (what an unchanged Update kept is rebuilt).
+	req, _ := ocsp.CreateRequest(f.good.Leaf, f.ca.Certificate(), nil)
+	resp, err := http.Post(srv.URL+"/.well-known/pki/ocsp/internal", "application/ocsp-request", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r, err := ocsp.ParseResponse(body, f.ca.Certificate()); err != nil || r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+		t.Errorf("OCSP after the revocation of good = %+v, %v, want revoked (superseded)", r, err)
+	}
 
 	// Halfway to nextUpdate: signed again, with a higher number.
 	clock = f.now.Add(pki.DefaultCRLValidity/2 + time.Minute)
