@@ -85,7 +85,8 @@ func ParseSerialHex(s string) (*big.Int, error) {
 const DefaultCRLValidity = 24 * time.Hour
 
 // CRL signs a complete CRL (RFC 5280, version 2) of revoked with the CA's
-// key: thisUpdate is now minus Backdate, nextUpdate validity later (zero:
+// key: thisUpdate is CRLThisUpdate (about now minus Backdate), nextUpdate
+// validity later (zero:
 // DefaultCRLValidity), number is the cRLNumber (it must grow with every
 // CRL the CA publishes; the caller keeps the counter), and the authority
 // key identifier is the root's. Entries are sorted by serial; those whose
@@ -101,7 +102,7 @@ func (ca *LocalCA) CRL(revoked []Revoked, number uint64, now time.Time, validity
 	if validity < 0 {
 		return nil, fmt.Errorf("signing CRL: validity %s is negative", validity)
 	}
-	thisUpdate := now.Add(-Backdate).UTC().Truncate(time.Second)
+	thisUpdate := CRLThisUpdate(revoked, now)
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
 		if r.Serial == nil || r.Serial.Sign() <= 0 {
@@ -128,6 +129,24 @@ func (ca *LocalCA) CRL(revoked []Revoked, number uint64, now time.Time, validity
 		return nil, fmt.Errorf("signing CRL of %q: %w", ca.cert.Subject.CommonName, err)
 	}
 	return der, nil
+}
+
+// CRLThisUpdate is the thisUpdate of a CRL of revoked signed at now:
+// now minus Backdate, for relying parties whose clocks run behind, but
+// never before a revocation it lists (one made in the last minute), as a
+// CRL may not list what happened after it (zlint
+// e_crl_revocation_time_after_this_update), and never after now.
+func CRLThisUpdate(revoked []Revoked, now time.Time) time.Time {
+	this := now.Add(-Backdate)
+	for _, r := range revoked {
+		if r.RevokedAt.After(this) {
+			this = r.RevokedAt
+		}
+	}
+	if this.After(now) {
+		this = now
+	}
+	return this.UTC().Truncate(time.Second)
 }
 
 // RefreshCRLAt is when a CRL valid from thisUpdate to nextUpdate should

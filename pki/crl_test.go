@@ -102,6 +102,21 @@ func TestCRL(t *testing.T) {
 	}
 }
 
+func TestCRLThisUpdate(t *testing.T) {
+	for _, tc := range []struct {
+		revokedAt, want time.Time
+	}{
+		{time.Time{}, testNow.Add(-Backdate)},
+		{testNow.Add(-time.Hour), testNow.Add(-Backdate)},
+		{testNow.Add(-30*time.Second + 300*time.Millisecond), testNow.Add(-30 * time.Second)},
+		{testNow.Add(time.Hour), testNow}, // a clock that went back: never after now
+	} {
+		if got := CRLThisUpdate([]Revoked{{RevokedAt: tc.revokedAt}}, testNow); !got.Equal(tc.want) {
+			t.Errorf("CRLThisUpdate(revoked at %v) = %v, want %v", tc.revokedAt, got, tc.want)
+		}
+	}
+}
+
 func TestRefreshCRLAt(t *testing.T) {
 	this := testNow
 	if got, want := RefreshCRLAt(this, this.Add(24*time.Hour)), this.Add(12*time.Hour); !got.Equal(want) {

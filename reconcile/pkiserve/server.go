@@ -181,7 +181,7 @@ func (s *Server) currentCRL(name string, p *published, now time.Time) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	this := now.Add(-pki.Backdate).UTC().Truncate(time.Second)
+	this := pki.CRLThisUpdate(p.entries, now)
 	validity := s.CRLValidity
 	if validity == 0 {
 		validity = pki.DefaultCRLValidity
