@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -173,5 +174,61 @@ func TestPlanCAURLsReplace(t *testing.T) {
 	snap, _ = db.Snapshot(ctx)
 	if p := Plan(cfg, snap, nil, t0); p.HasChanges() {
 		t.Errorf("Plan() after the replacement = %q", describe(p))
+	}
+}
+
+// certctl revoke of an ACME certificate: revoked at the CA with the
+// given reason, then recorded as a local CA's would be; a CA that refuses
+// leaves the state as it was.
+func TestRevokeACME(t *testing.T) {
+	ctx := context.Background()
+	cfg := applyConfig(t.TempDir())
+	cfg.Issuers["le"] = acmeIssuerSpec("le")
+	cfg.Certificates["shop"] = acmeCert("shop", "le")
+	db := openQueue(t)
+	acct := acmeAccount(cfg.Issuers["le"])
+	acct.KeySealed, _ = db.Seal([]byte("account key")) // never used: deps.Issuers signs
+	if err := db.PutIssuer(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	le := newSigningIssuer(t)
+	deps := Deps{Store: db, Notifications: db, Now: func() time.Time { return t0 }, Exec: (&recExec{}).exec, Issuers: map[string]Issuer{"le": le}}
+	snap, _ := db.Snapshot(ctx)
+	if _, err := Apply(ctx, Plan(cfg, snap, nil, t0), cfg, deps); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = db.Snapshot(ctx)
+	serial := snap.Certificates["shop"].Serial
+
+	p, err := PlanRevoke(cfg, snap, t0, "shop", "superseded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(p); !slices.Equal(got, []string{"x certificate.shop: certctl revoke (superseded): serial " + serial + " revoked at issuer.le; the next apply issues a new certificate"}) {
+		t.Errorf("PlanRevoke() = %q", got)
+	}
+	refused := Deps{Store: db, Notifications: db, Now: deps.Now, Issuers: map[string]Issuer{"le": failingIssuer{errors.New("unauthorized")}}}
+	if res, err := Apply(ctx, p, cfg, refused); err == nil || res.Failed != 1 {
+		t.Errorf("Apply(revoke) with an issuer that cannot revoke = %+v, %v", res, err)
+	}
+	if snap, _ := db.Snapshot(ctx); !snap.Certificates["shop"].RevokedAt.IsZero() || len(snap.Revocations) != 0 {
+		t.Fatalf("a failed revocation changed the state: %+v", snap.Revocations)
+	}
+
+	if res, err := Apply(ctx, p, cfg, deps); err != nil || res.Revoked != 1 {
+		t.Fatalf("Apply(revoke) = %+v, %v", res, err)
+	}
+	if got, ok := le.revoked[serial]; !ok || got != pki.ReasonSuperseded {
+		t.Errorf("the CA revoked %v, want serial %s with reason superseded", le.revoked, serial)
+	}
+	snap, _ = db.Snapshot(ctx)
+	if rec := snap.Certificates["shop"]; rec.RevokedReason != pki.ReasonSuperseded || !rec.RevokedAt.Equal(t0) {
+		t.Errorf("record = revoked at %v reason %d", rec.RevokedAt, rec.RevokedReason)
+	}
+	if revs := snap.Revocations["le"]; len(revs) != 1 || revs[0].Serial != serial {
+		t.Errorf("revocations = %+v", snap.Revocations)
+	}
+	if got := describe(Plan(cfg, snap, nil, t0)); !slices.Contains(got, "R certificate.shop: revoked at "+ts(t0)+" (superseded): a new certificate is needed") {
+		t.Errorf("Plan() after the revocation = %q", got)
 	}
 }
