@@ -87,6 +87,9 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 				if due.ARI {
 					s.RenewalWindowStart, s.RenewalWindowEnd = due.Start, due.End
 				}
+				if !rec.RevokedAt.IsZero() {
+					s.RenewsAt = rec.RevokedAt // the next apply renews it
+				}
 			}
 		}
 		switch {

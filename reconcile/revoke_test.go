@@ -70,6 +70,10 @@ func TestRevokeLocalCA(t *testing.T) {
 	if rows := revokedRows(t, db, "www"); !slices.Equal(rows, []string{"revoked www -> ops [pending]"}) {
 		t.Errorf("revoked rows = %q", rows)
 	}
+	inv := Inventory(cfg, snap, now)
+	if i := slices.IndexFunc(inv, func(s CertStatus) bool { return s.Name == "www" }); inv[i].Status != StatusRevoked || !inv[i].RenewsAt.Equal(now) {
+		t.Errorf("Inventory(www) after revoke = %+v, want revoked, renewing now", inv[i])
+	}
 	if _, err := PlanRevoke(cfg, snap, now, "www", "keyCompromise"); err == nil || !strings.Contains(err.Error(), "already") {
 		t.Errorf("PlanRevoke(revoked already) = %v", err)
 	}
