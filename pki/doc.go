@@ -13,6 +13,9 @@
 //     restores one from PEM, and [LocalCA.Issue] signs leaves for an
 //     [IssueRequest], returning [Issued]. [LocalCA.WithURLs] adds the
 //     AIA and CRL URLs that TLS and S/MIME leaves need to pass zlint.
+//   - Revocation: [LocalCA.CRL] signs a CRL of [Revoked] entries,
+//     [LocalCA.AnswerOCSP] answers an OCSP request; reasons by name with
+//     [ParseRevocationReason]. Both are pure functions of their `now`.
 //
 // Certificates issued here are meant to pass zlint's default registry with
 // no error or fatal results; the tests enforce it.

@@ -108,7 +108,11 @@ const (
 	AttrKeyAlgorithm   = "key_algorithm"
 	AttrIssuer         = "issuer"
 	AttrUsages         = "usages"
-	AttrValidity       = "validity" // issuers only
+	// A local CA's publication URLs, written into its certificates.
+	AttrIssuerURL = "issuer_url"
+	AttrOCSPURL   = "ocsp_url"
+	AttrCRLURL    = "crl_url"
+	AttrValidity  = "validity" // issuers only
 )
 
 // Change is one planned action on one object (and, for deploy, one target).
@@ -142,6 +146,9 @@ type Change struct {
 	Event     string   `json:"event,omitempty"`
 	Threshold string   `json:"threshold,omitempty"`
 	Notifiers []string `json:"notifiers,omitempty"`
+	// RevocationReason is the RFC 5280 reason name a revoke change gives
+	// ("keyCompromise"); "" reads as cessationOfOperation.
+	RevocationReason string `json:"revocation_reason,omitempty"`
 }
 
 // AttrDiff is one changed attribute; values are rendered for display.

@@ -494,11 +494,9 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, a.forget(ctx, ch, rec))
 			rec = nil
 		case ActionRevoke:
-			evErr, err := a.revoke(ctx, ch, rec) // acme.go
+			var evErr, err error
+			rec, evErr, err = a.revoke(ctx, ch, rec) // acme.go
 			a.done(ch, err, evErr)
-			if err == nil {
-				rec = nil
-			}
 		default:
 			a.done(ch, fmt.Errorf("%s: unknown action %s", ch.Address, ch.Action))
 		}
@@ -686,6 +684,7 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
+	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
 	a.setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
@@ -699,6 +698,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.UpdatedAt = now
 	// A renewal window belongs to the certificate it was asked for.
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
+	// So does a revocation.
+	next.RevokedAt, next.RevokedReason = time.Time{}, 0
 	return next, keyPEM, nil
 }
 

@@ -243,7 +243,7 @@ func (v textView) table(w io.Writer, header []string, rows [][]string, style fun
 
 // CertStatuses lists the inventory statuses, worst first.
 func CertStatuses() []string {
-	return []string{StatusExpired, StatusFailed, StatusNotIssued, StatusRenewalDue, StatusOrphaned, StatusValid}
+	return []string{StatusExpired, StatusRevoked, StatusFailed, StatusNotIssued, StatusRenewalDue, StatusOrphaned, StatusValid}
 }
 
 // StatusReport is `certctl status`: certificates counted by inventory

@@ -45,6 +45,24 @@ func (l *loader) decodeIssuerBlock(blk *hcl.Block) {
 	if l.errorsSince(n) {
 		l.broken["issuer."+name] = true
 	}
+	if is.Type == IssuerTypeLocalCA && l.cfg.Server != nil {
+		is.defaultURLs(l.cfg.Server.URL)
+	}
+}
+
+// defaultURLs points each of a local CA's publication URLs that is unset
+// at what `certctl watch` serves under base.
+func (is *Issuer) defaultURLs(base string) {
+	path := func(kind string) string { return base + "/.well-known/pki/" + kind + "/" + url.PathEscape(is.Name) }
+	if is.IssuerURL == "" {
+		is.IssuerURL = path("ca")
+	}
+	if is.OCSPURL == "" {
+		is.OCSPURL = path("ocsp")
+	}
+	if is.CRLURL == "" {
+		is.CRLURL = path("crl")
+	}
 }
 
 // decodeLocalCA fills a local_ca issuer. common_name defaults to

@@ -385,6 +385,7 @@ func (n blockNav) ContextDefRange(offset int) hcl.Range {
 // checked with one map lookup each.
 func (l *loader) decodeBlocks() {
 	l.decodeSettings(l.blocks["certctl"])
+	l.decodeServer(l.blocks["server"]) // before the issuers: their default URLs
 	for _, b := range l.blocks["notifier"] {
 		l.decodeNotifierBlock(b)
 	}

@@ -49,6 +49,7 @@ var commands = map[string]command{
 	"version":  {"Print the certctl version", cmdVersion},
 	// ACME: renew.go, providers.go.
 	"renew":     {"Renew one certificate now, whatever its schedule", cmdRenew},
+	"revoke":    {"Revoke one certificate now; the next apply replaces it", cmdRevoke},
 	"providers": {"List the DNS-01 providers and their settings", cmdProviders},
 	// The notification queue.
 	"status":        {"Count certificates and notifications by status", cmdStatus},
