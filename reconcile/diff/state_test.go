@@ -67,7 +67,7 @@ func TestCompareWithState(t *testing.T) {
 		"create certificate.gone true",
 		"renew certificate.legacy false",
 		"notify certificate.legacy false",
-		"forget certificate.old true",
+		"revoke certificate.old true",
 		"replace certificate.www true",
 		"notify certificate.www false",
 	}
