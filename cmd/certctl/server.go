@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/certctl/certctl/reconcile/metrics"
+	"github.com/certctl/certctl/reconcile/pkiserve"
 	"github.com/certctl/certctl/reconcile/watch"
 )
 
@@ -14,13 +16,22 @@ import (
 type server struct {
 	watcher *watch.Watcher
 	metrics *metrics.Metrics
+	pki     *pkiserve.Server
+	log     *slog.Logger
 }
 
-func newServer() *server { return &server{metrics: metrics.New(version)} }
+func newServer(log *slog.Logger) *server {
+	return &server{metrics: metrics.New(version), pki: pkiserve.New(), log: log}
+}
 
 // observe is the watcher's OnPass: it runs at the end of every pass that
-// read the state, with the state still open.
-func (s *server) observe(p *watch.Pass) {}
+// read the state, with the state still open, so that the local CAs' keys
+// can be unsealed to sign CRLs and OCSP responses.
+func (s *server) observe(p *watch.Pass) {
+	if err := s.pki.Update(p.Config, p.Snapshot, p.Unseal, p.Start.Add(p.Duration)); err != nil {
+		s.log.Error("publishing CRLs and OCSP", "error", err)
+	}
+}
 
 // afterPass is the watcher's AfterPass: it runs after every pass, also
 // one that failed before reading the state.
@@ -40,6 +51,7 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle(pkiserve.Prefix, s.pki) // CRL, OCSP (GET and POST), CA certificates
 	return mux
 }
 

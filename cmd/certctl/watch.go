@@ -74,7 +74,7 @@ func cmdWatch(e *env, args []string) int {
 		return e.errorf("%v", err)
 	}
 
-	srv := newServer()
+	srv := newServer(log)
 	w, err := watch.New(watch.Options{
 		Source:       src,
 		StatePath:    e.statePath,
