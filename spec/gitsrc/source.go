@@ -330,8 +330,18 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 			// here is more likely the cache's.
 			return nil, &cacheError{err}
 		}
-		if err := compact(r.repo); err != nil {
+		repacked, err := compact(r.repo)
+		if err != nil {
 			return nil, &cacheError{err}
+		}
+		if repacked {
+			// The open repository's storage still lists the packfiles
+			// the repack deleted: read the clone afresh.
+			fresh, err := git.PlainOpen(s.dir)
+			if err != nil {
+				return nil, &cacheError{fmt.Errorf("reopening the cache %s after repacking: %w", s.dir, err)}
+			}
+			r.repo = fresh
 		}
 	}
 	c, err := peelCommit(r.repo, want)
@@ -357,21 +367,22 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 var maxPacks = 50
 
 // compact repacks the clone into one packfile when fetches have left more
-// than maxPacks. Objects no ref reaches any more (a force-push's old
-// commits) are dropped. The caller holds the repository's lock.
-func compact(r *git.Repository) error {
+// than maxPacks, and reports whether it did; r must then be opened again.
+// Objects no ref reaches any more (a force-push's old commits) are
+// dropped. The caller holds the repository's lock.
+func compact(r *git.Repository) (bool, error) {
 	pos, ok := r.Storer.(storer.PackedObjectStorer)
 	if !ok {
-		return nil
+		return false, nil
 	}
 	packs, err := pos.ObjectPacks()
 	if err != nil || len(packs) <= maxPacks {
-		return err
+		return false, err
 	}
 	if err := r.RepackObjects(&git.RepackConfig{}); err != nil {
-		return fmt.Errorf("repacking %d packfiles: %w", len(packs), err)
+		return false, fmt.Errorf("repacking %d packfiles: %w", len(packs), err)
 	}
-	return nil
+	return true, nil
 }
 
 // open opens the clone, creating it if there is none; s.mu is held.
