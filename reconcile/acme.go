@@ -272,6 +272,8 @@ func (pl *planner) removal(ch *Change, rec *state.Certificate) {
 		ch.Reason = "not in the configuration, and expired at " + ts(rec.NotAfter) + ": removed from the state (nothing to revoke)"
 	case is == nil:
 		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is gone too: removed from the state, not revoked"
+	case is.Type == spec.IssuerTypeExternal:
+		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is external and certctl cannot revoke at its CA: removed from the state, not revoked"
 	case is.Type != spec.IssuerTypeACME:
 		ch.Reason = `not in the configuration (on_remove = "revoke"), but a local CA publishes no revocations yet: removed from the state, not revoked`
 	default:
