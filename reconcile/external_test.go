@@ -64,8 +64,8 @@ func TestPlanExternal(t *testing.T) {
 			want: []string{"~ certificate.www: owner changed (no new certificate)"},
 		},
 		{
-			name: "forced renewal does not apply",
-			edit: func(*spec.Config, *state.Certificate) {},
+			name:  "forced renewal does not apply",
+			edit:  func(*spec.Config, *state.Certificate) {},
 			force: "www",
 		},
 	}
