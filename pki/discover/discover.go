@@ -92,22 +92,7 @@ func Dir(dir string) (*Result, error) {
 	// Files are read and parsed in parallel, then merged in name order
 	// so that the result does not depend on scheduling.
 	parsed := make([]fileContents, len(paths))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(paths), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				parsed[i] = readFile(paths[i])
-			}
-		}()
-	}
-	for i := range paths {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	parallel(len(paths), func(i int) { parsed[i] = readFile(paths[i]) })
 
 	res := &Result{Files: len(paths)}
 	var p pool
@@ -121,17 +106,41 @@ func Dir(dir string) (*Result, error) {
 		}
 	}
 	res.CAs = len(p.cas)
-	for _, l := range p.leaves {
+	// Chains cost a signature check per link: in parallel too. The pool
+	// is only read from here on.
+	res.Leaves = make([]*Found, len(p.leaves))
+	parallel(len(p.leaves), func(i int) {
+		l := p.leaves[i]
 		f := &Found{Leaf: l.cert, Source: l.source, Chain: p.chain(l.cert)}
 		if spki, err := x509.MarshalPKIXPublicKey(l.cert.PublicKey); err == nil {
 			f.Key = p.keys[string(spki)]
 		}
-		res.Leaves = append(res.Leaves, f)
-	}
+		res.Leaves[i] = f
+	})
 	slices.SortFunc(res.Leaves, func(a, b *Found) int {
 		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(pki.Fingerprint(a.Leaf), pki.Fingerprint(b.Leaf)))
 	})
 	return res, nil
+}
+
+// parallel runs f(0) … f(n-1) on GOMAXPROCS goroutines and waits.
+func parallel(n int, f func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // fileContents is what one file holds.
