@@ -352,24 +352,10 @@ func itemName(t *template.Template, it *Item) (string, error) {
 		return "", fmt.Errorf("the name template failed for %s: %w", f.Source, err)
 	}
 	name := b.String()
-	if !validName(name) {
+	if !spec.ValidName(name) {
 		return "", fmt.Errorf("the name template gives %q for %s, which is not a valid certificate name (a letter or '_', then letters, digits, '_' and '-'); the slug function makes one", name, f.Source)
 	}
 	return name, nil
-}
-
-// validName is the rule for block names in spec (checkName), for ASCII.
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case (c >= '0' && c <= '9' || c == '-') && i > 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // generate writes the file: the external issuer when it must be declared,
