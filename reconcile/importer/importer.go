@@ -17,11 +17,11 @@ package importer
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -437,48 +437,28 @@ var _ Store = (*state.DB)(nil)
 // under a temporary name and synced, the records are committed in one
 // transaction, then the file is linked to its name, which fails if the
 // name appeared in the meantime (then the records are deleted again).
-func Commit(ctx context.Context, store Store, path string, src []byte, recs []*state.Certificate) (err error) {
-	if _, err := os.Lstat(path); err == nil {
+func Commit(ctx context.Context, store Store, path string, src []byte, recs []*state.Certificate) error {
+	staged, err := hclgen.Stage(path, src, 0o644)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s already exists: certctl import never overwrites a file; name another with -out", path)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(src)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := cmp.Or(werr, serr, cerr); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := store.ImportCertificates(ctx, recs); err != nil {
 		return err
 	}
-	// Link, not rename: it fails rather than replace a file that appeared.
-	if lerr := os.Link(tmp.Name(), path); lerr != nil {
+	if err := store.ImportCertificates(ctx, recs); err != nil {
+		staged.Discard()
+		return err
+	}
+	if lerr := staged.Link(); lerr != nil {
 		names := make([]string, len(recs))
 		for i, r := range recs {
 			names[i] = r.Name
 		}
 		// Not the caller's context: the undo must run even when it is done.
 		if derr := store.DeleteCertificates(context.WithoutCancel(ctx), names); derr != nil {
-			return fmt.Errorf("writing %s: %w; and removing the records just imported failed too (%v): remove them with certctl or restore the state from a backup", path, lerr, derr)
+			return fmt.Errorf("%w; and removing the records just imported failed too (%v): remove them with certctl or restore the state from a backup", lerr, derr)
 		}
-		return fmt.Errorf("writing %s: %w (the records were not kept)", path, lerr)
+		return fmt.Errorf("%w (the records were not kept)", lerr)
 	}
-	syncDir(filepath.Dir(path))
 	return nil
-}
-
-// syncDir makes a new directory entry durable; failure only weakens
-// durability, so it is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
