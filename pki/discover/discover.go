@@ -299,7 +299,8 @@ func (p *pool) chain(c *x509.Certificate) []*x509.Certificate {
 }
 
 // Endpoint connects to addr ("host:port") with TLS, asking for serverName
-// (SNI; none when empty), and returns the certificate it presents with the
+// (SNI; when empty, the host of addr, and none for an IP address), and
+// returns the certificate it presents with the
 // chain it sends (without a self-signed root). The certificate is not
 // verified: import inventories what servers present, trusted or not. The
 // connection is closed before Endpoint returns.

@@ -191,6 +191,15 @@ func TestPrepare(t *testing.T) {
 		t.Error("the local CA's certificate is not the chain of the certificate it signed")
 	}
 
+	// Naming a renewing issuer hands it the certificates no local CA of
+	// the configuration signed.
+	takeover := mustTemplate(t, "{{.CommonName | slug}}")
+	takeover.Issuer = "internal"
+	imp, err = Prepare(cfg, &state.Snapshot{}, found[:1], takeover)
+	if err != nil || len(imp.Items) != 1 || imp.Items[0].Issuer != "internal" || imp.Items[0].External || imp.Items[0].SignedBy || imp.DeclaresExternal {
+		t.Errorf("Prepare(-issuer internal) = %+v, %v; want www under internal, renewed by it", imp, err)
+	}
+
 	// Errors, before anything is decided.
 	for _, tt := range []struct {
 		name string
