@@ -30,6 +30,9 @@ type initQuestion struct {
 	// optional false makes the question required.
 	def      func(s *hclgen.Setup) string
 	optional bool
+	// defHelp describes a default that depends on earlier answers, for
+	// the flag's usage.
+	defHelp string
 	// when, if set, says whether the question applies.
 	when func(s *hclgen.Setup) bool
 	// set checks the answer and stores it.
@@ -80,13 +83,13 @@ func initQuestions(s *hclgen.Setup) []initQuestion {
 				}
 				return fmt.Errorf("%q is not a CA kind: choose local or acme", v)
 			}},
-		{flag: "issuer", prompt: "Issuer name", def: func(s *hclgen.Setup) string {
+		{flag: "issuer", prompt: "Issuer name", defHelp: `"internal", or "letsencrypt" for acme`, def: func(s *hclgen.Setup) string {
 			if isACME(s) {
 				return "letsencrypt"
 			}
 			return "internal"
 		}, set: func(s *hclgen.Setup, v string) error { return checkName("issuer", &s.Issuer)(s, v) }},
-		{flag: "ca-common-name", prompt: "Common name of the local CA's root", optional: true,
+		{flag: "ca-common-name", prompt: "Common name of the local CA's root", optional: true, defHelp: `"certctl ISSUER CA"`,
 			def:  func(s *hclgen.Setup) string { return "certctl " + s.Issuer + " CA" },
 			when: func(s *hclgen.Setup) bool { return !isACME(s) },
 			set:  func(s *hclgen.Setup, v string) error { s.CACommonName = v; return nil }},
@@ -138,9 +141,9 @@ func initQuestions(s *hclgen.Setup) []initQuestion {
 			set: func(s *hclgen.Setup, v string) error { s.CommonName = v; return nil }},
 		{flag: "dns-names", prompt: "More DNS names for it, comma-separated (optional)", optional: true, def: constant(""),
 			set: func(s *hclgen.Setup, v string) error { s.DNSNames = list(v); return nil }},
-		{flag: "certificate", prompt: "Its name in the configuration", def: func(s *hclgen.Setup) string { return importer.Slug(s.CommonName) },
+		{flag: "certificate", prompt: "Its name in the configuration", defHelp: "the common name made a name, such as www_example_com", def: func(s *hclgen.Setup) string { return importer.Slug(s.CommonName) },
 			set: func(s *hclgen.Setup, v string) error { return checkName("certificate", &s.Certificate)(s, v) }},
-		{flag: "target-dir", prompt: "Directory to write its files to, relative to the configuration (optional: none)", optional: true, def: constant("certs"),
+		{flag: "target-dir", prompt: "Directory to write its files to, relative to the configuration ('-' for none)", optional: true, def: constant("certs"),
 			set: func(s *hclgen.Setup, v string) error { s.TargetDir = v; return nil }},
 	}
 }
@@ -159,7 +162,9 @@ func cmdInit(e *env, args []string) int {
 	vals := make(map[string]*string, len(qs))
 	for _, q := range qs {
 		usage := q.prompt
-		if d := q.def(&hclgen.Setup{}); d != "" {
+		if q.defHelp != "" {
+			usage += " (default " + q.defHelp + ")"
+		} else if d := q.def(&hclgen.Setup{}); d != "" {
 			usage += " (default " + strconv.Quote(d) + ")"
 		}
 		vals[q.flag] = fs.String(q.flag, "", usage)
@@ -199,7 +204,13 @@ func cmdInit(e *env, args []string) int {
 				v = def
 			}
 			if v == "" && !q.optional {
+				if ask {
+					return e.errorf("-%s must not be empty: %s", q.flag, q.prompt)
+				}
 				return e.errorf("-%s is required with -non-interactive: %s", q.flag, q.prompt)
+			}
+			if v == "-" && q.optional {
+				v = "" // "-" clears an optional default
 			}
 			if err := q.set(&s, v); err != nil {
 				return e.errorf("-%s: %v", q.flag, err)
