@@ -92,30 +92,7 @@ func TestImportThenPlan(t *testing.T) {
 	if err != nil || n != 50 {
 		t.Fatalf("import = %d, %v; want 50", n, err)
 	}
-	cfg, _, diags := spec.Load(dir)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	db, err := state.Open(filepath.Join(dir, ".certctl", "state.db"), state.Options{Key: make([]byte, 32), ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	snap, err := db.Summary(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The configuration's local CA is still to create; the certificates,
-	// all external, have nothing to do.
-	certChanges := func(p *reconcile.ActionPlan) int {
-		n := 0
-		for _, ch := range p.Changes {
-			if ch.Kind == reconcile.KindCertificate {
-				n++
-			}
-		}
-		return n
-	}
+	cfg, snap := loadImported(t, dir)
 	if p := reconcile.Plan(cfg, snap, nil, time.Now()); certChanges(p) != 0 || len(p.Notes) != 0 {
 		t.Errorf("Plan after import: %d certificate changes, %d notes; want none", certChanges(p), len(p.Notes))
 	}
@@ -125,6 +102,37 @@ func TestImportThenPlan(t *testing.T) {
 	}
 }
 
+// loadImported reads the configuration and state an import wrote in dir.
+func loadImported(tb testing.TB, dir string) (*spec.Config, *state.Snapshot) {
+	tb.Helper()
+	cfg, _, diags := spec.Load(dir)
+	if diags.HasErrors() {
+		tb.Fatal(diags)
+	}
+	db, err := state.Open(filepath.Join(dir, ".certctl", "state.db"), state.Options{Key: make([]byte, 32), ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	snap, err := db.Summary(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg, snap
+}
+
+// certChanges counts a plan's certificate changes: the configuration's
+// local CA is still to create, and that is not the import's business.
+func certChanges(p *reconcile.ActionPlan) int {
+	n := 0
+	for _, ch := range p.Changes {
+		if ch.Kind == reconcile.KindCertificate {
+			n++
+		}
+	}
+	return n
+}
+
 // BenchmarkImport1000 imports a directory of 1,000 certificates with
 // their keys and chains into a fresh configuration and state: scan,
 // decide, check the generated file with the configuration, seal the keys
@@ -132,13 +140,20 @@ func TestImportThenPlan(t *testing.T) {
 func BenchmarkImport1000(b *testing.B) {
 	certs := certDir(b, 1000)
 	opts := mustTemplate(b, "{{.CommonName | slug}}")
+	var dir string
 	for b.Loop() {
 		b.StopTimer()
-		dir := newConfigDir(b)
+		dir = newConfigDir(b)
 		b.StartTimer()
 		n, err := importDir(b.Context(), dir, certs, opts)
 		if err != nil || n != 1000 {
 			b.Fatalf("import = %d, %v", n, err)
 		}
+	}
+	b.StopTimer()
+	// The plan that follows has nothing to do for them.
+	cfg, snap := loadImported(b, dir)
+	if p := reconcile.Plan(cfg, snap, nil, time.Now()); certChanges(p) != 0 || len(p.Notes) != 0 || len(snap.Certificates) != 1000 {
+		b.Fatalf("Plan after importing 1,000: %d certificate changes, %d notes, %d records", certChanges(p), len(p.Notes), len(snap.Certificates))
 	}
 }
