@@ -276,6 +276,8 @@ func (pl *planner) removal(ch *Change, rec *state.Certificate) {
 		ch.Reason = "not in the configuration, and revoked at " + ts(rec.RevokedAt) + " already: removed from the state"
 	case is == nil:
 		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is gone too: removed from the state, not revoked"
+	case is.Type == spec.IssuerTypeExternal:
+		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is external and certctl cannot revoke at its CA: removed from the state, not revoked"
 	case is.Type == spec.IssuerTypeLocalCA:
 		ch.Action = ActionRevoke
 		ch.RevocationReason = pki.RevocationReasonName(revokeReason)

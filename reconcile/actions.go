@@ -174,6 +174,10 @@ const (
 	// every order planned for it; apply issues the most urgent and defers
 	// the rest to a later run (see ratelimit.go).
 	NoteRateLimit NoteKind = "rate_limit"
+	// NoteExternal: a certificate of an external issuer needs a hand
+	// (not imported, renewal due, expired, or its attributes changed):
+	// certctl cannot issue it (see external.go).
+	NoteExternal NoteKind = "external"
 )
 
 // Note is something a plan reports that is not a change.

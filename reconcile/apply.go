@@ -672,6 +672,16 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	if next == nil {
 		next = &state.Certificate{Name: c.Name}
 	}
+	recordIssued(next, c, want, issued, sealed, now)
+	a.setMeta(next, c)
+	return next, keyPEM, nil
+}
+
+// recordIssued makes next the record of a new current certificate of c:
+// issued, with the attributes want asked for, its blobs, and no failure
+// or renewal window left from the version before. Apply and ImportedRecord
+// both build records with it, so a plan reads them alike.
+func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issued *pki.Issued, sealed []byte, now time.Time) {
 	next.Digest = want.digest()
 	next.Serial = pki.SerialHex(issued.Leaf)
 	next.NotBefore = issued.Leaf.NotBefore
@@ -685,7 +695,6 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
 	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
-	a.setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed
@@ -700,7 +709,6 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
 	// So does a revocation.
 	next.RevokedAt, next.RevokedReason = time.Time{}, 0
-	return next, keyPEM, nil
 }
 
 // onSigner runs f on one of the signer goroutines and returns its error.
@@ -719,12 +727,17 @@ func (a *applier) onSigner(ctx context.Context, f func() error) error {
 // setMeta copies c's metadata into rec, and names the revision being
 // applied, if any.
 func (a *applier) setMeta(rec *state.Certificate, c *spec.Certificate) {
+	setMeta(rec, c, a.deps.Revision)
+}
+
+// setMeta copies c's metadata into rec, and names rev if it is not nil.
+func setMeta(rec *state.Certificate, c *spec.Certificate, rev *state.Revision) {
 	rec.Owner = c.Owner
 	rec.Team = c.Team
 	rec.Labels = maps.Clone(c.Labels)
 	rec.OnRemove = c.OnRemove
-	if r := a.deps.Revision; r != nil {
-		rec.Revision, rec.RevisionAuthor = r.ID, r.Author
+	if rev != nil {
+		rec.Revision, rec.RevisionAuthor = rev.ID, rev.Author
 	}
 }
 

@@ -39,7 +39,9 @@
 //
 // Notes that are not changes: "!" a failed issuance waiting for its backoff,
 // "@" a target that its agent deploys when it pulls, "%" an ACME issuer
-// whose rate_limit does not cover its planned orders.
+// whose rate_limit does not cover its planned orders, and "!" too for a
+// certificate of an external issuer that needs a hand (external.go):
+// certctl monitors those but never issues them.
 //
 // ACME issuers (acme.go): accounts live in the state and are planned like
 // issuers; RefreshRenewalInfo records the CA's renewal windows (ARI) before

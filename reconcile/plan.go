@@ -183,7 +183,12 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.NotAfter = rec.NotAfter
 	}
 
+	external := isExternal(pl.cfg, c)
 	switch {
+	case external:
+		// Monitored only: certctl cannot order from this issuer, so it
+		// never creates, renews or replaces; it says what needs a hand.
+		pl.externalNote(c, rec, addr)
 	case rec == nil:
 		issue.Action = ActionCreate
 		issue.Reason = "not in the state"
@@ -231,7 +236,7 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		}
 	}
 	forced := pl.force != "" && pl.force == c.Name
-	if forced && issue.Action == 0 {
+	if forced && issue.Action == 0 && !external {
 		issue.Action = ActionRenew
 		issue.Reason = "forced by certctl renew (due at " + ts(renewalOf(pl.cfg, c, rec).At) + ")"
 	}

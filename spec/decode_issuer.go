@@ -22,7 +22,19 @@ var issuerTypes = map[string]issuerType{
 		decode: decodeLocalCA,
 	},
 	IssuerTypeACME: {schema: acmeSchema, decode: decodeACME},
+	// An external issuer has nothing to configure: it stands for a CA
+	// certctl cannot order from (see IssuerTypeExternal).
+	IssuerTypeExternal: {
+		schema: &hcl.BodySchema{Attributes: attrs("for_each")},
+		decode: func(*body, *Issuer) {},
+	},
 }
+
+// IssuerTypeExternal is the type label of `issuer "external" "NAME" {}`:
+// certificates issued outside certctl (found by `certctl import`) that it
+// monitors (status, expiry notices, metrics) but never issues, renews or
+// replaces. Such an issuer has no attributes and no validity bound.
+const IssuerTypeExternal = "external"
 
 // DefaultCAValidity is the lifetime of a local CA certificate.
 const DefaultCAValidity = 3650 * day

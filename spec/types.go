@@ -90,7 +90,7 @@ type Policy struct {
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
 type Issuer struct {
-	Type string // "local_ca" or "acme"
+	Type string // "local_ca", "acme" or "external"
 	Name string
 
 	// local_ca

@@ -57,6 +57,9 @@ var commands = map[string]command{
 	"requeue":       {"Reset dead notifications to pending", cmdRequeue},
 	// The long-running reconciler: watch.go, server.go.
 	"watch": {"Reconcile continuously; serve health, metrics, CRLs and OCSP", cmdWatch},
+	// Onboarding: import.go, init.go.
+	"import": {"Bring existing certificates (files, TLS endpoints) under certctl", cmdImport},
+	"init":   {"Write the first configuration of a repository, asking or from flags", cmdInit},
 }
 
 // Main runs certctl with args (without the program name) and returns the
