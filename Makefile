@@ -22,6 +22,7 @@ tools:
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/certctl-bench -certctl $(BIN)
+	$(GO) run ./cmd/certctl-bench -certctl $(BIN) -watch
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -15,6 +15,9 @@
 //     [IssueRequest] with a CSR, [LocalCA.IssueForKey] for one with a
 //     public key and names (no CSR), returning [Issued]. [LocalCA.WithURLs] adds the
 //     AIA and CRL URLs that TLS and S/MIME leaves need to pass zlint.
+//   - Revocation: [LocalCA.CRL] signs a CRL of [Revoked] entries,
+//     [LocalCA.AnswerOCSP] answers an OCSP request; reasons by name with
+//     [ParseRevocationReason]. Both are pure functions of their `now`.
 //
 // Certificates issued here are meant to pass zlint's default registry with
 // no error and no warning (but the subject CN's, when one is asked for);

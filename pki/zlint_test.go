@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"fmt"
+	"math/big"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+	"golang.org/x/crypto/ocsp"
 )
 
 // zlintIgnored are lints of the default registry these tests do not hold
@@ -169,4 +171,67 @@ func TestZlintPrivateNames(t *testing.T) {
 	checkZlint(t, "db.internal", leaf, "e_dnsname_not_valid_tld", cnWarning)
 	leaf = issue(t, ca, ECDSAP256, CSRSubject{CommonName: "10.0.0.1"}, []string{UsageServerAuth}, ninetyDays).Leaf
 	checkZlint(t, "10.0.0.1", leaf, "e_ext_san_contains_reserved_ip", "e_subject_contains_reserved_ip", cnWarning)
+}
+
+// The CRLs a local CA signs pass zlint's CRL lints.
+func TestZlintCRL(t *testing.T) {
+	for _, alg := range []string{ECDSAP256, ECDSAP384, RSA2048} {
+		ca := testCA(t, alg)
+		leaf := issue(t, ca, ECDSAP256, serverSubj, []string{UsageServerAuth}, ninetyDays)
+		der, err := ca.CRL([]Revoked{
+			{Serial: leaf.Leaf.SerialNumber, RevokedAt: testNow.Add(-time.Hour), Reason: ReasonKeyCompromise, NotAfter: leaf.Leaf.NotAfter},
+			{Serial: new(big.Int).Add(leaf.Leaf.SerialNumber, big.NewInt(1)), RevokedAt: testNow, Reason: ReasonUnspecified},
+		}, 3, testNow, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zx509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatalf("zcrypto cannot parse the CRL of a %s CA: %v", alg, err)
+		}
+		res := zlint.LintRevocationList(zr)
+		var bad []string
+		for name, r := range res.Results {
+			if r.Status == lint.Error || r.Status == lint.Fatal || r.Status == lint.Warn {
+				bad = append(bad, name+" ["+r.Status.String()+"] "+r.Details)
+			}
+		}
+		sort.Strings(bad)
+		if len(bad) > 0 || len(res.Results) == 0 {
+			t.Errorf("zlint(CRL of a %s CA): %d lints ran, findings:\n\t%s", alg, len(res.Results), strings.Join(bad, "\n\t"))
+		}
+	}
+}
+
+// The OCSP responses a local CA signs pass zlint's OCSP lints.
+func TestZlintOCSP(t *testing.T) {
+	for _, alg := range []string{ECDSAP256, ECDSAP384, RSA2048} {
+		ca := testCA(t, alg)
+		leaf := issue(t, ca, ECDSAP256, serverSubj, []string{UsageServerAuth}, ninetyDays).Leaf
+		req, err := ocsp.CreateRequest(leaf, ca.Certificate(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []OCSPStatus{{Status: OCSPGood}, {Status: OCSPRevoked, RevokedAt: testNow.Add(-time.Hour), Reason: ReasonKeyCompromise}} {
+			ans, err := ca.AnswerOCSP(req, func(*big.Int) OCSPStatus { return st }, time.Now(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := ocsp.ParseResponse(ans.DER, ca.Certificate())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := zlint.LintOcspResponse(resp)
+			var bad []string
+			for name, r := range res.Results {
+				if r.Status == lint.Error || r.Status == lint.Fatal || r.Status == lint.Warn {
+					bad = append(bad, name+" ["+r.Status.String()+"] "+r.Details)
+				}
+			}
+			sort.Strings(bad)
+			if len(bad) > 0 || len(res.Results) == 0 {
+				t.Errorf("zlint(OCSP response %d of a %s CA): %d lints ran, findings:\n\t%s", st.Status, alg, len(res.Results), strings.Join(bad, "\n\t"))
+			}
+		}
+	}
 }

@@ -56,7 +56,44 @@ type Deps struct {
 	// its own when nil. Passing the pool RefreshRenewalInfo used saves
 	// connecting twice.
 	ACME *ACMEPool
+	// Revision, if set, is the configuration revision being applied (a
+	// git commit, from watch): every record Apply writes and every event
+	// it raises names it.
+	Revision *state.Revision
+	// Stopping, when closed, stops Apply from starting further changes:
+	// those in flight finish and commit, the rest fail as not started
+	// (nothing is recorded for them). watch closes it on SIGTERM, so that
+	// a shutdown drains instead of abandoning an order half-way.
+	Stopping <-chan struct{}
+	// Observe, if set, is told the Outcome of every issuing change
+	// (create, renew, replace) that Apply attempted, once it is known. A
+	// change found stale, deferred by a rate limit or not started because
+	// of Stopping is not attempted. Calls come from several goroutines at
+	// once and hold up the certificate's worker, so Observe must be safe
+	// for concurrent use and quick (metrics).
+	Observe func(Outcome)
 }
+
+// Outcome is how one issuing change went, for Deps.Observe.
+type Outcome struct {
+	Name   string // the certificate's name
+	Issuer string // its issuer in the configuration; "" if it left it
+	Action Action // ActionCreate, ActionRenew or ActionReplace
+	// Duration runs from the start of the change to the commit of the
+	// new certificate, or to the failure: key generation, the wait for a
+	// signer, the issuer's work and the commit. Deployments that follow
+	// the commit are not in it. It is wall time (time.Now, not Deps.Now),
+	// so that a test's fixed clock does not make it zero.
+	Duration time.Duration
+	// Err is the issuing error: nil when the new certificate was
+	// committed, even if deploying it failed afterwards. An apply whose
+	// context ended also reports its unfinished changes with an error.
+	Err error
+}
+
+// ErrStopping is the error of a change that Apply did not start because
+// Deps.Stopping was closed.
+var ErrStopping = errors.New("not started: certctl is stopping")
 
 // Result is what Apply did. A change counts under its action when it
 // succeeded and under Failed when it returned an error; an issuing change
@@ -428,6 +465,10 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, fmt.Errorf("%s: %w", ch.Address, err))
 			continue
 		}
+		if a.stopping() {
+			a.done(ch, fmt.Errorf("%s: %w", ch.Address, ErrStopping))
+			continue
+		}
 		// A notify change checks its own version: after a renewal in
 		// this unit it is moot, not stale (see notice).
 		if fp := fingerprint(rec); fp != ch.Prior && !(ch.Action == ActionForget && rec == nil) && ch.Action != ActionNotify {
@@ -453,11 +494,9 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, a.forget(ctx, ch, rec))
 			rec = nil
 		case ActionRevoke:
-			evErr, err := a.revoke(ctx, ch, rec) // acme.go
+			var evErr, err error
+			rec, evErr, err = a.revoke(ctx, ch, rec) // acme.go
 			a.done(ch, err, evErr)
-			if err == nil {
-				rec = nil
-			}
 		default:
 			a.done(ch, fmt.Errorf("%s: unknown action %s", ch.Address, ch.Action))
 		}
@@ -481,6 +520,11 @@ var issueVerbs = map[Action]string{ActionCreate: "issuing", ActionRenew: "renewi
 // deploy error when the certificate was committed, else with the issuing
 // error.
 func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, deployErr, err error) {
+	var committed time.Time // when next was committed; zero until then
+	if a.deps.Observe != nil {
+		start := time.Now()
+		defer func() { a.observe(ch, start, committed, err) }()
+	}
 	verb := issueVerbs[ch.Action]
 	c := a.cfg.Certificates[ch.Name]
 	if c == nil {
@@ -537,6 +581,7 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		err := fmt.Errorf("%s %s: committing: %w", verb, ch.Address, cerr)
 		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
+	committed = time.Now()
 	evErrs := []error{evErr, qErr}
 	// The CA's renewal window (ARI) for the new certificate, committed
 	// with the deployments below.
@@ -566,6 +611,21 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		evErrs = append(evErrs, qErr)
 	}
 	return next, errors.Join(derr, errors.Join(evErrs...)), nil
+}
+
+// observe tells Deps.Observe how the issuing change ch went: it started
+// at start and its certificate was committed at committed, or, if zero,
+// it failed with err just now.
+func (a *applier) observe(ch Change, start, committed time.Time, err error) {
+	end := committed
+	if end.IsZero() {
+		end = time.Now()
+	}
+	var issuer string
+	if c := a.cfg.Certificates[ch.Name]; c != nil {
+		issuer = c.Issuer
+	}
+	a.deps.Observe(Outcome{Name: ch.Name, Issuer: issuer, Action: ch.Action, Duration: end.Sub(start), Err: err})
 }
 
 // sign generates a key, has iss sign it (directly if iss is a keyIssuer,
@@ -624,6 +684,16 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	if next == nil {
 		next = &state.Certificate{Name: c.Name}
 	}
+	recordIssued(next, c, want, issued, sealed, now)
+	a.setMeta(next, c)
+	return next, keyPEM, nil
+}
+
+// recordIssued makes next the record of a new current certificate of c:
+// issued, with the attributes want asked for, its blobs, and no failure
+// or renewal window left from the version before. Apply and ImportedRecord
+// both build records with it, so a plan reads them alike.
+func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issued *pki.Issued, sealed []byte, now time.Time) {
 	next.Digest = want.digest()
 	next.Serial = pki.SerialHex(issued.Leaf)
 	next.NotBefore = issued.Leaf.NotBefore
@@ -636,8 +706,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
+	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
 	next.NoSubjectCommonName = want.NoSubjectCN
-	setMeta(next, c)
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed
@@ -650,7 +720,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.UpdatedAt = now
 	// A renewal window belongs to the certificate it was asked for.
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
-	return next, keyPEM, nil
+	// So does a revocation.
+	next.RevokedAt, next.RevokedReason = time.Time{}, 0
 }
 
 // onSigner runs f on one of the signer goroutines and returns its error.
@@ -666,11 +737,31 @@ func (a *applier) onSigner(ctx context.Context, f func() error) error {
 	return <-done
 }
 
-func setMeta(rec *state.Certificate, c *spec.Certificate) {
+// setMeta copies c's metadata into rec, and names the revision being
+// applied, if any.
+func (a *applier) setMeta(rec *state.Certificate, c *spec.Certificate) {
+	setMeta(rec, c, a.deps.Revision)
+}
+
+// setMeta copies c's metadata into rec, and names rev if it is not nil.
+func setMeta(rec *state.Certificate, c *spec.Certificate, rev *state.Revision) {
 	rec.Owner = c.Owner
 	rec.Team = c.Team
 	rec.Labels = maps.Clone(c.Labels)
 	rec.OnRemove = c.OnRemove
+	if rev != nil {
+		rec.Revision, rec.RevisionAuthor = rev.ID, rev.Author
+	}
+}
+
+// stopping reports whether Deps.Stopping is closed.
+func (a *applier) stopping() bool {
+	select {
+	case <-a.deps.Stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // recordFailure marks the certificate failed, keeping its current
@@ -683,7 +774,7 @@ func (a *applier) recordFailure(ctx context.Context, ch Change, c *spec.Certific
 	next := cloneRecord(rec)
 	if next == nil {
 		next = &state.Certificate{Name: c.Name, Issuer: c.Issuer}
-		setMeta(next, c)
+		a.setMeta(next, c)
 	}
 	next.Status = state.StatusFailed
 	next.LastError = cause.Error()
@@ -706,7 +797,7 @@ func (a *applier) update(ctx context.Context, ch Change, rec *state.Certificate)
 	if c == nil || rec == nil {
 		return fmt.Errorf("updating %s: %w", ch.Address, ErrStale)
 	}
-	setMeta(rec, c)
+	a.setMeta(rec, c)
 	rec.UpdatedAt = a.deps.Now()
 	if err := a.deps.Store.PutCertificate(ctx, rec); err != nil {
 		return fmt.Errorf("updating %s: %w", ch.Address, err)

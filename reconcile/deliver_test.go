@@ -71,7 +71,7 @@ func newDeliverSetup(t *testing.T, fail, attempts int) *deliverSetup {
 func (s *deliverSetup) enqueue() *state.Notification {
 	s.t.Helper()
 	c := s.cfg.Certificates["www"]
-	ev := eventOf(c, nil, "www", notify.EventIssued, 0, "certificate www was issued", nil, s.now)
+	ev := eventOf(c, nil, "www", notify.EventIssued, 0, "certificate www was issued", nil, s.now, nil)
 	rows, err := EventRows(s.cfg, c, ev, s.now)
 	if err != nil || len(rows) != 1 {
 		s.t.Fatalf("EventRows = %d rows, %v", len(rows), err)

@@ -64,7 +64,7 @@ func EventRows(cfg *spec.Config, c *spec.Certificate, ev notify.Event, now time.
 
 // eventOf describes certificate name (c may be nil for a certificate no
 // longer in the configuration; rec may be nil before the first issuance).
-func eventOf(c *spec.Certificate, rec *state.Certificate, name, event string, threshold time.Duration, msg string, details map[string]string, now time.Time) notify.Event {
+func eventOf(c *spec.Certificate, rec *state.Certificate, name, event string, threshold time.Duration, msg string, details map[string]string, now time.Time, rev *state.Revision) notify.Event {
 	ev := notify.Event{
 		Version:    notify.EventVersion,
 		Event:      event,
@@ -72,6 +72,9 @@ func eventOf(c *spec.Certificate, rec *state.Certificate, name, event string, th
 		Message:    msg,
 		OccurredAt: now.UTC(),
 		Details:    details,
+	}
+	if rev != nil {
+		ev.Revision = &notify.Revision{ID: rev.ID, Author: rev.Author}
 	}
 	ev.Certificate.Name = name
 	if rec != nil {
@@ -109,7 +112,7 @@ func (a *applier) eventRows(name string, rec *state.Certificate, event string, t
 		route = &spec.Certificate{Name: name, Owner: rec.Owner, Team: rec.Team}
 	}
 	now := a.deps.Now()
-	rows, err := EventRows(a.cfg, route, eventOf(c, rec, name, event, threshold, msg, details, now), now)
+	rows, err := EventRows(a.cfg, route, eventOf(c, rec, name, event, threshold, msg, details, now, a.deps.Revision), now)
 	if err != nil {
 		return nil, fmt.Errorf("recording the %s event of %s: %w", event, CertAddress(name), err)
 	}

@@ -16,6 +16,7 @@ import (
 // Inventory statuses, worst first.
 const (
 	StatusExpired    = "expired"     // the current certificate has expired
+	StatusRevoked    = "revoked"     // revoked by certctl revoke; apply replaces it
 	StatusFailed     = "failed"      // the last attempt failed
 	StatusNotIssued  = "not issued"  // in the config, no certificate yet
 	StatusRenewalDue = "renewal due" // in its renewal window
@@ -38,6 +39,10 @@ type CertStatus struct {
 	Team          string    `json:"team,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// Revision and RevisionAuthor name the configuration revision (git
+	// commit) whose apply last wrote the certificate's record.
+	Revision       string `json:"revision,omitempty"`
+	RevisionAuthor string `json:"revision_author,omitempty"`
 
 	// RenewalWindowStart and RenewalWindowEnd are the window the ACME CA
 	// suggested (ARI) when RenewsAt comes from it.
@@ -73,6 +78,7 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 			s.Serial, s.Fingerprint = rec.Serial, rec.Fingerprint
 			s.NotBefore, s.NotAfter = rec.NotBefore, rec.NotAfter
 			s.Issuer, s.Owner, s.Team = rec.Issuer, rec.Owner, rec.Team
+			s.Revision, s.RevisionAuthor = rec.Revision, rec.RevisionAuthor
 			if rec.Status == state.StatusFailed {
 				s.LastError, s.NextAttemptAt = rec.LastError, rec.NextAttemptAt
 			}
@@ -86,6 +92,9 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 				if due.ARI {
 					s.RenewalWindowStart, s.RenewalWindowEnd = due.Start, due.End
 				}
+				if !rec.RevokedAt.IsZero() {
+					s.RenewsAt = rec.RevokedAt // the next apply renews it
+				}
 			}
 		}
 		switch {
@@ -93,6 +102,8 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 			s.Status = StatusOrphaned
 		case hasCert && !now.Before(rec.NotAfter):
 			s.Status = StatusExpired
+		case hasCert && !rec.RevokedAt.IsZero():
+			s.Status = StatusRevoked
 		case rec != nil && rec.Status == state.StatusFailed:
 			s.Status = StatusFailed
 		case !hasCert:
@@ -109,6 +120,7 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 
 var statusColors = map[string]string{
 	StatusExpired:    ansiRed,
+	StatusRevoked:    ansiRed,
 	StatusFailed:     ansiRed,
 	StatusNotIssued:  ansiDim,
 	StatusRenewalDue: ansiYellow,

@@ -7,6 +7,7 @@ import "github.com/hashicorp/hcl/v2"
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "certctl"},
+		{Type: "server"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "team", LabelNames: []string{"name"}},
@@ -38,6 +39,8 @@ func attrs(names ...string) []hcl.AttributeSchema {
 // gets a message that says so, rather than "Unsupported argument".
 
 var settingsSchema = &hcl.BodySchema{Attributes: attrs("state")}
+
+var serverSchema = &hcl.BodySchema{Attributes: attrs("url!")}
 
 var variableSchema = &hcl.BodySchema{Attributes: attrs("default", "type", "description", "sensitive")}
 

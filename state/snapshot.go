@@ -11,7 +11,8 @@ import (
 )
 
 // Snapshot reads the lineage, serial, every certificate, every issuer, the
-// notification counts and the dead notifications in one read transaction,
+// notification counts, the dead notifications and the revocations in one
+// read transaction,
 // so the result is consistent. The result is a deep copy that the caller
 // owns.
 //
@@ -40,8 +41,12 @@ func (db *DB) snapshot(ctx context.Context, blobs bool) (*Snapshot, error) {
 		if meta := tx.Bucket(bucketMeta); meta != nil {
 			s.Lineage = string(meta.Get(metaLineage))
 			s.Serial, _ = readU64(meta.Get(metaSerial))
+			s.Revision = readRevision(meta)
 		}
 		s.NotificationCounts = countStatuses(tx)
+		if err := readRevocations(tx, s); err != nil {
+			return err
+		}
 		if s.NotificationCounts[NotifyDead] > 0 {
 			dead, err := listByStatus(tx, NotifyDead)
 			if err != nil {

@@ -4,6 +4,8 @@
 //
 //	go run ./cmd/certctl-bench -certctl bin/certctl [-quick] [-json] [-only plan,apply,rsa]
 //
+// (-watch times certctl watch instead; see watch.go.)
+//
 // It generates configurations in a temporary directory, runs the certctl
 // binary as a child process and records each run's wall time and peak RSS:
 //
@@ -60,6 +62,7 @@ type options struct {
 	keep        bool
 	only        map[string]bool // parts to run: plan, apply, rsa
 	rsaReps     int
+	watch       bool
 }
 
 // parts are the parts of a run, in the order they run.
@@ -108,8 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
 	only := fs.String("only", strings.Join(parts, ","), "the parts to run, comma-separated: plan (1), apply (2, 3), rsa (4)")
 	fs.IntVar(&o.rsaReps, "rsa-reps", 3, "runs of the rsa-2048 pair (part 4, about a minute each on 2 cores)")
+	fs.BoolVar(&o.watch, "watch", false, "time certctl watch instead (issue 8: edit to files, idle cost); see watch.go")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: certctl-bench [-certctl PATH] [-quick] [-json] [-reps N] [-rsa-reps N] [-parallelism N] [-only PARTS] [-dir DIR] [-keep]\n")
+		fmt.Fprintf(stderr, "usage: certctl-bench [-certctl PATH] [-quick] [-json] [-reps N] [-rsa-reps N] [-parallelism N] [-only PARTS] [-dir DIR] [-keep] [-watch]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -132,6 +136,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if o.watch {
+		return runWatch(ctx, o, stdout, stderr)
+	}
 
 	res, err := bench(ctx, o, stderr)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"os"
@@ -107,7 +108,18 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		c := jsonschema.NewCompiler()
 		c.AssertFormat()
-		sch, err := c.Compile(schemaPath)
+		// Schemas refer to each other by their $id (diff.schema.json
+		// to plan.schema.json): every one of them is at hand.
+		others, err := filepath.Glob(filepath.Join(filepath.Dir(schemaPath), "*.schema.json"))
+		ts.Check(err)
+		for _, f := range others {
+			raw, err := os.ReadFile(f)
+			ts.Check(err)
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			ts.Check(err)
+			ts.Check(c.AddResource("https://github.com/certctl/certctl/schemas/"+filepath.Base(f), doc))
+		}
+		sch, err := c.Compile("https://github.com/certctl/certctl/schemas/" + filepath.Base(schemaPath))
 		ts.Check(err)
 		var doc any
 		ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &doc))

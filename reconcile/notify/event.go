@@ -104,7 +104,9 @@ func Severity(event string, threshold time.Duration) string {
 //	  },
 //	  "message": "certificate www expires in 14d",
 //	  "occurred_at": "2026-04-17T12:00:00Z",
-//	  "details": {"threshold": "14d"}       // string values; keys depend on the event
+//	  "details": {"threshold": "14d"},      // string values; keys depend on the event
+//	  "revision": {"id": "9fceb02…", "author": "Alice <alice@example.com>"}
+//	                                        // the configuration revision applied (watch on git); absent otherwise
 //	}
 //
 // Receivers should treat id as an idempotency key: delivery is at least once
@@ -119,6 +121,14 @@ type Event struct {
 	Message     string            `json:"message"`
 	OccurredAt  time.Time         `json:"occurred_at"`
 	Details     map[string]string `json:"details,omitempty"`
+	Revision    *Revision         `json:"revision,omitempty"`
+}
+
+// Revision is the configuration revision whose apply raised an [Event]: a
+// git commit SHA and its author.
+type Revision struct {
+	ID     string `json:"id"`
+	Author string `json:"author,omitempty"`
 }
 
 // Certificate is the certificate an [Event] is about.
