@@ -166,8 +166,10 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest, pub crypto.Publi
 	if len(cn) > maxCommonNameLen {
 		cn = ""
 	}
-	if len(subj.DNSNames)+len(subj.IPAddresses)+len(subj.EmailAddresses) == 0 {
-		return nil, errors.New("the request names nothing (no DNS, IP or email SAN)")
+	// A TLS server certificate is matched by its SANs only; a client
+	// certificate may name a person or a service by its subject alone.
+	if len(subj.DNSNames)+len(subj.IPAddresses)+len(subj.EmailAddresses) == 0 && (serverAuth || cn == "") {
+		return nil, errors.New("the request names nothing (no DNS, IP or email SAN, and no common name for a certificate without server_auth)")
 	}
 
 	serial, err := randomSerial()

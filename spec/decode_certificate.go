@@ -254,6 +254,11 @@ type certValues struct {
 	keyAlgorithmSet bool
 	validity        time.Duration
 	validitySet     bool
+	// cnNotHost is why the common name is neither a DNS name nor an IP
+	// address: an error only if the policy's usages include server_auth
+	// (see checkIdentity); otherwise the name of a person, a service or a
+	// mailbox.
+	cnNotHost error
 }
 
 // decodeCertificateValues fills c from the block's own arguments (names,
@@ -270,8 +275,7 @@ func decodeCertificateValues(b *body, c *Certificate) certValues {
 		if ip := net.ParseIP(s); ip != nil {
 			c.CommonName = ip.String()
 		} else if n, err := normalizeDNSName(s); err != nil {
-			b.errorf(a, "Invalid common name",
-				"%q is not a valid DNS name or IP address: %v.", s, err)
+			out.cnNotHost = err // checked against the policy's usages
 		} else {
 			c.CommonName, out.subjects.cnIsDNS = n, true
 		}
@@ -384,6 +388,7 @@ func (l *loader) checkCertificate(b *body, c *Certificate, refs *certRefs, v *ce
 	}
 
 	if pol != nil {
+		checkIdentity(b, c, pol, iss, v)
 		l.checkPolicy(b, c, pol, v.subjects)
 	}
 	if iss != nil && iss.Type == IssuerTypeACME && c.KeyAlgorithm == "ed25519" {

@@ -2,7 +2,9 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -48,6 +50,62 @@ func (b *body) errorOn(s subject, rng hcl.Range, summary, detail string, args ..
 		Detail:   fmt.Sprintf(detail, args...),
 		Subject:  rng.Ptr(),
 	})
+}
+
+// usageServerAuth is the usage of TLS server certificates.
+const usageServerAuth = "server_auth"
+
+// checkIdentity checks a common name that is not a host name. A TLS
+// server certificate (usages with server_auth) must name a host, so there
+// it is an error. An S/MIME or client certificate may name a mailbox: the
+// address must be valid, its domain within allowed_domains, and it is
+// added to email_addresses when missing (S/MIME clients match the SAN,
+// not the CN). Any other common name names a person or a service: printable
+// text, no control characters.
+func checkIdentity(b *body, c *Certificate, p *Policy, iss *Issuer, v *certValues) {
+	s := v.subjects.cn
+	if v.cnNotHost == nil || !s.set {
+		return
+	}
+	if iss != nil && iss.Type == IssuerTypeACME {
+		b.errorOn(s, s.rng, "Invalid common name",
+			"%q is not a valid DNS name or IP address: %v. issuer.%s is an ACME CA, which certifies host names only. Use a local CA for a person, a service or a mailbox.",
+			c.CommonName, v.cnNotHost, iss.Name)
+		return
+	}
+	if contains(p.Usages, usageServerAuth) {
+		b.errorOn(s, s.rng, "Invalid common name",
+			"%q is not a valid DNS name or IP address: %v. policy.%s includes server_auth, and a TLS server certificate names a host; a person or mailbox is allowed only in client_auth or email_protection certificates.",
+			c.CommonName, v.cnNotHost, p.Name)
+		return
+	}
+	if strings.Contains(c.CommonName, "@") {
+		if err := checkEmail(c.CommonName); err != nil {
+			b.errorOn(s, s.rng, "Invalid email address", "The common name %q is not usable as a mailbox: %v.", c.CommonName, err)
+			return
+		}
+		if _, domain, _ := strings.Cut(c.CommonName, "@"); len(p.AllowedDomains) > 0 && !domainAllowed(strings.ToLower(domain), p.AllowedDomains) {
+			b.errorOn(s, s.rng, "Domain not allowed by policy",
+				"The domain of %q is not covered by the allowed_domains of policy.%s (%s). Use an address the policy allows, choose another policy, or widen allowed_domains.",
+				c.CommonName, p.Name, strings.Join(p.AllowedDomains, ", "))
+			return
+		}
+		if !slices.Contains(c.EmailAddresses, c.CommonName) {
+			c.EmailAddresses = append(c.EmailAddresses, c.CommonName)
+		}
+		return
+	}
+	for _, r := range c.CommonName {
+		if !unicode.IsPrint(r) {
+			b.errorOn(s, s.rng, "Invalid common name",
+				"The common name %q contains the unprintable character %U. Use the plain name of the person or service.", c.CommonName, r)
+			return
+		}
+	}
+	if strings.TrimSpace(c.CommonName) != c.CommonName || c.CommonName == "" {
+		b.errorOn(s, s.rng, "Invalid common name",
+			"The common name %q starts or ends with white space, or is empty. Remove it.", c.CommonName)
+	}
 }
 
 // checkPolicy enforces a policy's constraints on a certificate. They are
