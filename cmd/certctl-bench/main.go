@@ -146,13 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "certctl-bench: %v\n", err)
-			return 1
-		}
-		return 0
+		return writeJSON(stdout, stderr, res)
 	}
 	printText(stdout, res)
 	return 0
@@ -478,4 +472,15 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// writeJSON prints v indented, for -json, and returns the exit status.
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "certctl-bench: %v\n", err)
+		return 1
+	}
+	return 0
 }

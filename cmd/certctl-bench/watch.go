@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -323,12 +322,7 @@ func runWatch(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return 1
-		}
-		return 0
+		return writeJSON(stdout, stderr, res)
 	}
 	printWatch(stdout, res)
 	return 0
