@@ -21,7 +21,8 @@ var issuerTypes = map[string]issuerType{
 		)},
 		decode: decodeLocalCA,
 	},
-	IssuerTypeACME: {schema: acmeSchema, decode: decodeACME},
+	IssuerTypeACME:   {schema: acmeSchema, decode: decodeACME},
+	IssuerTypeStepCA: {schema: stepCASchema, decode: decodeStepCA},
 }
 
 // DefaultCAValidity is the lifetime of a local CA certificate.

@@ -90,7 +90,7 @@ type Policy struct {
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
 type Issuer struct {
-	Type string // "local_ca" or "acme"
+	Type string // "local_ca", "acme" or "step_ca"
 	Name string
 
 	// local_ca
@@ -109,6 +109,9 @@ type Issuer struct {
 	// ACME is set for type "acme" (see ACMEIssuer); the CA decides the
 	// validity, so MaxValidity is 0 (no bound) for it.
 	ACME *ACMEIssuer
+	// StepCA is set for type "step_ca" (see StepCAIssuer); the CA's
+	// provisioner bounds the validity, so MaxValidity is 0 for it too.
+	StepCA *StepCAIssuer
 
 	DeclRange hcl.Range
 }
