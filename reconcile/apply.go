@@ -251,6 +251,7 @@ type applier struct {
 	committing map[string]chan struct{}
 
 	signers chan func() // work for the Deps.Parallelism signer goroutines
+	stepCA  stepCAIssuers // step-ca issuers built on first use (own lock): stepca.go
 }
 
 // unitsPerSlot is how many certificates may be in flight (signing,
@@ -408,6 +409,9 @@ func (a *applier) issuer(ctx context.Context, name string) (Issuer, error) {
 	}
 	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeACME && is.ACME != nil {
 		return a.acmeIssuer(ctx, name)
+	}
+	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeStepCA && is.StepCA != nil {
+		return a.stepCA.get(is) // stepca.go
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
