@@ -257,7 +257,7 @@ func TestNewBadKey(t *testing.T) {
 	}
 }
 
-func selfSigned(t *testing.T) []byte {
+func selfSigned(t testing.TB) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
