@@ -250,7 +250,7 @@ type applier struct {
 	// channel closed once its record is committed or has failed to.
 	committing map[string]chan struct{}
 
-	signers chan func() // work for the Deps.Parallelism signer goroutines
+	signers chan func()   // work for the Deps.Parallelism signer goroutines
 	stepCA  stepCAIssuers // step-ca issuers built on first use (own lock): stepca.go
 }
 
