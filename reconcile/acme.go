@@ -251,10 +251,7 @@ func (pl *planner) acmeIssuer(is *spec.Issuer) {
 	if ch.Action == ActionReplace {
 		// Another CA: what the old one issued is replaced, as for a new
 		// local CA.
-		if pl.newCA == nil {
-			pl.newCA = make(map[string]bool)
-		}
-		pl.newCA[is.Name] = true
+		pl.markNewCA(is.Name)
 	}
 	pl.p.Changes = append(pl.p.Changes, ch)
 }

@@ -308,6 +308,10 @@ func (a *applier) applyIssuer(ctx context.Context, ch Change) (commit func()) {
 		a.issuerDone(ch, a.applyACMEIssuer(ctx, ch, is)) // acme.go
 		return nil
 	}
+	if is := a.cfg.Issuers[ch.Name]; is != nil && is.Type == spec.IssuerTypeStepCA {
+		a.issuerDone(ch, a.applyStepCAIssuer(ctx, ch, is)) // stepca.go
+		return nil
+	}
 	ca, rec, wrap, err := a.newLocalCA(ch)
 	if err != nil {
 		a.issuerDone(ch, err)
@@ -411,7 +415,7 @@ func (a *applier) issuer(ctx context.Context, name string) (Issuer, error) {
 		return a.acmeIssuer(ctx, name)
 	}
 	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeStepCA && is.StepCA != nil {
-		return a.stepCA.get(is) // stepca.go
+		return a.stepCAIssuer(is) // stepca.go
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

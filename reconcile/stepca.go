@@ -1,24 +1,34 @@
 package reconcile
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/certctl/certctl/pki"
 	"github.com/certctl/certctl/pki/stepca"
 	"github.com/certctl/certctl/spec"
+	"github.com/certctl/certctl/state"
 )
 
 // step-ca issuers in plan and apply.
 //
-// An `issuer "step_ca"` has nothing in the state: the CA keeps its own
-// records, and its provisioner key comes from the configuration on every
-// run. Plan therefore has no issuer change for it; its certificates are
-// created, renewed and replaced like those of any issuer, and revoked at
-// the CA (a Revoker) with on_remove = "revoke" or certctl revoke. Apply
-// builds each one once (stepCAIssuers), when a certificate first needs
-// it: a wrong password fails those certificates without a backoff (the
-// fix is in the configuration), while a CA that does not answer or
-// refuses is a failed attempt, backed off like an ACME order.
+// The state records which root a step_ca issuer trusts (a state.Issuer
+// with the root's fingerprint as its digest and the root as CertPEM); the
+// provisioner key comes from the configuration on every run and is never
+// stored. Plan shows the first record as "+ issuer.X" (written on apply,
+// without asking the CA), and another root, or another type under the
+// name, as "-/+ issuer.X": another CA, so every certificate the old one
+// issued is replaced, as for a new local CA or ACME directory. A changed
+// URL with the same root is the same CA moved: nothing to do. The
+// certificates are created, renewed and replaced like those of any
+// issuer, and revoked at the CA (a Revoker) with on_remove = "revoke" or
+// certctl revoke. Apply builds each issuer once (stepCAIssuers), when a
+// certificate first needs it: a wrong password fails those certificates
+// without a backoff (the fix is in the configuration), while a CA that
+// does not answer or refuses is a failed attempt, backed off like an ACME
+// order.
 
 var (
 	_ Issuer  = (*stepca.Issuer)(nil)
@@ -88,4 +98,90 @@ func maskStepCA(is *spec.Issuer) *spec.Issuer {
 	}
 	m.StepCA = &s
 	return &m
+}
+
+// stepCADigest identifies the CA a step_ca issuer trusts: the SHA-256
+// fingerprint of its (first) root; "" when the root does not parse.
+func stepCADigest(s *spec.StepCAIssuer) string {
+	root, err := pki.ParseCertificatePEM(s.RootPEM)
+	if err != nil {
+		return ""
+	}
+	return pki.Fingerprint(root)
+}
+
+// stepCAIssuer plans the record of a step_ca issuer (see the comment at
+// the top of this file).
+func (pl *planner) stepCAIssuer(is *spec.Issuer) {
+	s := is.StepCA
+	if s == nil {
+		return
+	}
+	rec := pl.snap.Issuers[is.Name]
+	digest := stepCADigest(s)
+	ch := Change{Address: IssuerAddress(is.Name), Kind: KindIssuer, Name: is.Name}
+	switch {
+	case rec == nil:
+		ch.Action = ActionCreate
+		ch.Reason = "step-ca root is not in the state: recorded on apply"
+	case rec.Type != spec.IssuerTypeStepCA:
+		ch.Action = ActionReplace
+		ch.Forces = []string{"type"}
+		ch.Diffs = []AttrDiff{{Attribute: "type", Before: quote(rec.Type), After: quote(is.Type), Forces: true}}
+		ch.Reason = "type changed: the step-ca is recorded and every certificate the old issuer signed is replaced"
+	case rec.Digest != digest:
+		ch.Action = ActionReplace
+		ch.Forces = []string{"root"}
+		before, after := "sha256:"+rec.Digest, "sha256:"+digest
+		if s.Sensitive["root"] {
+			before, after = "(sensitive)", "(sensitive)"
+		}
+		ch.Diffs = []AttrDiff{{Attribute: "root", Before: before, After: after, Forces: true}}
+		ch.Reason = "root changed: another CA, so every certificate from the old one is replaced"
+	default:
+		return
+	}
+	if ch.Action == ActionReplace {
+		pl.markNewCA(is.Name)
+	}
+	pl.p.Changes = append(pl.p.Changes, ch)
+}
+
+// applyStepCAIssuer records the root of a step_ca issuer (create,
+// replace). The CA is not contacted.
+func (a *applier) applyStepCAIssuer(ctx context.Context, ch Change, is *spec.Issuer) error {
+	verb := map[Action]string{ActionCreate: "recording", ActionReplace: "replacing"}[ch.Action]
+	if verb == "" || is.StepCA == nil {
+		return fmt.Errorf("%s: action %s is not supported for step_ca issuers", ch.Address, ch.Action)
+	}
+	wrap := func(err error) error { return fmt.Errorf("%s the step-ca root of %s: %w", verb, ch.Address, err) }
+	digest := stepCADigest(is.StepCA)
+	// Check again: replacing twice would replace the certificates the
+	// new CA just issued.
+	if rec := a.snap.Issuers[ch.Name]; (rec != nil && ch.Action == ActionCreate) ||
+		(rec != nil && rec.Type == spec.IssuerTypeStepCA && rec.Digest == digest) {
+		return wrap(ErrStale)
+	}
+	rec := &state.Issuer{Name: is.Name, Type: is.Type, Digest: digest, CertPEM: is.StepCA.RootPEM, CreatedAt: a.deps.Now()}
+	if err := a.deps.Store.PutIssuer(ctx, rec); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// stepCAIssuer returns the issuer of the step_ca is. When its record
+// failed in this apply, that failure is the answer: a certificate signed
+// now would be replaced again by the next plan.
+func (a *applier) stepCAIssuer(is *spec.Issuer) (Issuer, error) {
+	a.mu.Lock()
+	failed := a.issuerErr[is.Name]
+	a.mu.Unlock()
+	if failed != nil {
+		return nil, errors.New(IssuerAddress(is.Name) + " failed in this apply: " + failed.Error())
+	}
+	iss, err := a.stepCA.get(is)
+	if err != nil {
+		return nil, err
+	}
+	return iss, nil
 }
