@@ -100,9 +100,10 @@ func maskStepCA(is *spec.Issuer) *spec.Issuer {
 	return &m
 }
 
-// stepCADigest identifies the CA a step_ca issuer trusts: the SHA-256
-// fingerprint of its (first) root; "" when the root does not parse.
-func stepCADigest(s *spec.StepCAIssuer) string {
+// StepCADigest identifies the CA a step_ca issuer trusts: the SHA-256
+// fingerprint of its (first) root; "" when the root does not parse. A
+// change of it replaces every certificate the issuer signed.
+func StepCADigest(s *spec.StepCAIssuer) string {
 	root, err := pki.ParseCertificatePEM(s.RootPEM)
 	if err != nil {
 		return ""
@@ -118,7 +119,7 @@ func (pl *planner) stepCAIssuer(is *spec.Issuer) {
 		return
 	}
 	rec := pl.snap.Issuers[is.Name]
-	digest := stepCADigest(s)
+	digest := StepCADigest(s)
 	ch := Change{Address: IssuerAddress(is.Name), Kind: KindIssuer, Name: is.Name}
 	switch {
 	case rec == nil:
@@ -155,7 +156,7 @@ func (a *applier) applyStepCAIssuer(ctx context.Context, ch Change, is *spec.Iss
 		return fmt.Errorf("%s: action %s is not supported for step_ca issuers", ch.Address, ch.Action)
 	}
 	wrap := func(err error) error { return fmt.Errorf("%s the step-ca root of %s: %w", verb, ch.Address, err) }
-	digest := stepCADigest(is.StepCA)
+	digest := StepCADigest(is.StepCA)
 	// Check again: replacing twice would replace the certificates the
 	// new CA just issued.
 	if rec := a.snap.Issuers[ch.Name]; (rec != nil && ch.Action == ActionCreate) ||

@@ -46,7 +46,7 @@ func TestPlanStepCA(t *testing.T) {
 		cfg.Certificates["shop"] = acmeCert("shop", "step")
 		snap := appliedSnapshot(cfg)
 		keep(cfg, snap, "shop")
-		snap.Issuers["step"] = &state.Issuer{Name: "step", Type: spec.IssuerTypeStepCA, Digest: stepCADigest(cfg.Issuers["step"].StepCA)}
+		snap.Issuers["step"] = &state.Issuer{Name: "step", Type: spec.IssuerTypeStepCA, Digest: StepCADigest(cfg.Issuers["step"].StepCA)}
 		return cfg, snap
 	}
 	tests := []struct {

@@ -62,3 +62,40 @@ func testRootPEM(t *testing.T) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// Another root under a step_ca issuer is another CA: the diff says its
+// certificates are replaced, as the plan will.
+func TestStepCARootChangeReplaces(t *testing.T) {
+	issuer := `
+issuer "step_ca" "step" {
+  url             = "https://ca.example.com"
+  root            = file("root.pem")
+  provisioner     = "p"
+  provisioner_key = "{\"kty\":\"EC\",\"d\":\"x\"}"
+}
+certificate "svc" {
+  common_name = "svc.example.com"
+  issuer      = issuer.step
+  policy      = policy.standard
+  owner       = owner.alice
+  team        = team.platform
+}
+`
+	base := with(baseHCL, "root.pem", testRootPEM(t), "stepca.hcl", issuer)
+	head := with(base, "root.pem", testRootPEM(t))
+	d := compareFiles(t, base, head)
+	if got := ops(d); !slices.Equal(got, []opAddr{{OpReplace, "issuer.step"}, {OpReplace, "certificate.svc"}}) {
+		t.Fatalf("changes = %v; want the issuer and its certificate replaced", got)
+	}
+	for _, ch := range d.Changes {
+		if ch.Address == "issuer.step" && (!slices.Equal(ch.Forces, []string{"root"}) || !strings.Contains(ch.Reason, "another CA")) {
+			t.Errorf("issuer.step: forces %v, reason %q", ch.Forces, ch.Reason)
+		}
+	}
+	// The same root written again (another PEM file, same certificate):
+	// nothing to replace.
+	head = with(base, "root.pem", "\n"+base["root.pem"])
+	if got := ops(compareFiles(t, base, head)); slices.Contains(got, opAddr{OpReplace, "certificate.svc"}) {
+		t.Errorf("the same root replaced the certificate: %v", got)
+	}
+}
