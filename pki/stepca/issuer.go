@@ -255,7 +255,7 @@ func (i *Issuer) Issue(ctx context.Context, req pki.IssueRequest) (*pki.Issued, 
 		CertChain []string `json:"certChain"`
 	}
 	if err := i.post(ctx, "sign", body, &resp); err != nil {
-		return nil, err
+		return nil, i.hint(err)
 	}
 	pems := resp.CertChain
 	if len(pems) == 0 {
@@ -358,9 +358,18 @@ func (i *Issuer) Revoke(ctx context.Context, leaf *x509.Certificate, reason uint
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("step-ca: revoke serial %s: %w", pki.SerialHex(leaf), err)
+		return fmt.Errorf("step-ca: revoke serial %s: %w", pki.SerialHex(leaf), i.hint(err))
 	}
 	return nil
+}
+
+// hint adds what to check to a refused token: step-ca says only that
+// authorization failed, and logs why.
+func (i *Issuer) hint(err error) error {
+	if re, ok := errors.AsType[*ResponseError](err); ok && re.Status == http.StatusUnauthorized {
+		return fmt.Errorf("%w; is %q a JWK provisioner of this CA, with this key (kid %s)? The CA's log says why it refused", err, i.provisioner, i.key.KeyID)
+	}
+	return err
 }
 
 // ResponseError is a refusal by the CA: its HTTP status and message.

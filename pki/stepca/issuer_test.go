@@ -178,8 +178,8 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = stranger.Issue(ctx, pki.IssueRequest{Name: "a", CSR: csr})
-	if re, ok := errors.AsType[*stepca.ResponseError](err); !ok || re.Status != 401 {
-		t.Errorf("Issue with an unknown provisioner key: %v, want HTTP 401", err)
+	if re, ok := errors.AsType[*stepca.ResponseError](err); !ok || re.Status != 401 || !strings.Contains(err.Error(), `is "certctl" a JWK provisioner of this CA`) {
+		t.Errorf("Issue with an unknown provisioner key: %v, want HTTP 401 and a hint", err)
 	}
 
 	// Another root: the CA's HTTPS is not trusted.
