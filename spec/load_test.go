@@ -19,16 +19,16 @@ import (
 // testEnv is the environment every fixture is loaded with, so the tests do
 // not depend on the process environment.
 var testEnv = map[string]string{
-	"OPS_WEBHOOK":               "https://hooks.example.com/T0KEN-s3cret",
-	"SMTP_PASSWORD":             "smtp-pa55word",
-	"PD_KEY":                    "pd-routing-key-0123",
-	"AGENT_TOKEN":               "agent-token-xyz",
-	"CERTCTL_VAR_region":        "eu",
-	"SECRET_HOST":               "hunter2-very-secret",
-	"SECRET_WEBHOOK_PATH":       "zz-top-secret-path",
-	"EAB_HMAC":                  "c2VjcmV0LWVhYi1tYWMta2V5",
-	"TSIG_SECRET_FILE":          "/run/secrets/tsig",
-	"STEP_PROVISIONER_PASSWORD": "st3p-pr0visioner-pass",
+	"OPS_WEBHOOK":         "https://hooks.example.com/T0KEN-s3cret",
+	"SMTP_PASSWORD":       "smtp-pa55word",
+	"PD_KEY":              "pd-routing-key-0123",
+	"AGENT_TOKEN":         "agent-token-xyz",
+	"CERTCTL_VAR_region":  "eu",
+	"SECRET_HOST":         "hunter2-very-secret",
+	"SECRET_WEBHOOK_PATH": "zz-top-secret-path",
+	"EAB_HMAC":            "c2VjcmV0LWVhYi1tYWMta2V5",
+	"TSIG_SECRET_FILE":    "/run/secrets/tsig",
+	"STEP_PASSWORD":       "st3p-pr0visioner-pass",
 }
 
 func lookupTestEnv(k string) (string, bool) {

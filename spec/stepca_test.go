@@ -22,7 +22,7 @@ func TestValidStepCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.URL != "https://ca.example.com:9000" || s.Provisioner != "certctl@example.com" ||
-		s.ProvisionerKey != string(jwe) || s.ProvisionerPassword != testEnv["STEP_PROVISIONER_PASSWORD"] {
+		s.ProvisionerKey != string(jwe) || s.ProvisionerPassword != testEnv["STEP_PASSWORD"] {
 		t.Errorf("internal = url %q provisioner %q key %.20q… password set %v", s.URL, s.Provisioner, s.ProvisionerKey, s.ProvisionerPassword != "")
 	}
 	if !strings.HasPrefix(string(s.RootPEM), "-----BEGIN CERTIFICATE-----") {
@@ -49,7 +49,7 @@ func TestStepCASensitiveNotLeaked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{testEnv["SECRET_HOST"], testEnv["STEP_PROVISIONER_PASSWORD"], string(jwe[:40]), `"kty"`} {
+	for _, secret := range []string{testEnv["SECRET_HOST"], testEnv["STEP_PASSWORD"], string(jwe[:40]), `"kty"`} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the diagnostics quote a secret (%.12q…):\n%s", secret, text)
 		}

@@ -80,8 +80,11 @@ func New(cfg Config) (*Issuer, error) {
 		return nil, errors.New("step-ca: no provisioner name")
 	}
 	roots, err := pki.ParseCertificatesPEM(cfg.RootPEM)
-	if err != nil || len(roots) == 0 {
-		return nil, fmt.Errorf("step-ca: the root is not a PEM certificate: %v", err)
+	if err == nil && len(roots) == 0 {
+		err = errors.New("no certificate in it")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("step-ca: the root is not a PEM certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
 	for _, r := range roots {

@@ -3,7 +3,7 @@ issuer "step_ca" "http" {
   root                 = "not a PEM file" # ERROR: Invalid root
   provisioner          = ""  # ERROR: Invalid provisioner
   provisioner_key      = env("SECRET_HOST") # ERROR: Invalid provisioner key
-  provisioner_password = env("STEP_PROVISIONER_PASSWORD")
+  provisioner_password = env("STEP_PASSWORD")
 }
 
 issuer "step_ca" "path" {

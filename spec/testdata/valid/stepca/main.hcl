@@ -14,7 +14,7 @@ issuer "step_ca" "internal" {
   root                 = file("root.pem")
   provisioner          = "certctl@example.com"
   provisioner_key      = file("provisioner.jwe")
-  provisioner_password = env("STEP_PROVISIONER_PASSWORD")
+  provisioner_password = env("STEP_PASSWORD")
 }
 
 # A plain private JWK needs no password.
