@@ -251,10 +251,7 @@ func (pl *planner) acmeIssuer(is *spec.Issuer) {
 	if ch.Action == ActionReplace {
 		// Another CA: what the old one issued is replaced, as for a new
 		// local CA.
-		if pl.newCA == nil {
-			pl.newCA = make(map[string]bool)
-		}
-		pl.newCA[is.Name] = true
+		pl.markNewCA(is.Name)
 	}
 	pl.p.Changes = append(pl.p.Changes, ch)
 }
@@ -624,11 +621,18 @@ func refreshOne(ctx context.Context, store state.Store, ri RenewalInformer, rec 
 	return nil
 }
 
-// maskIssuers hides the sensitive values of acme issuers from
-// ConfigDigest, as maskNotifier does for notifiers.
+// maskIssuers hides the sensitive values of acme and step_ca issuers
+// from ConfigDigest, as maskNotifier does for notifiers.
 func maskIssuers(in map[string]*spec.Issuer) map[string]*spec.Issuer {
 	var out map[string]*spec.Issuer
 	for name, is := range in {
+		if m := maskStepCA(is); m != nil { // stepca.go
+			if out == nil {
+				out = maps.Clone(in)
+			}
+			out[name] = m
+			continue
+		}
 		if is == nil || is.ACME == nil || len(is.ACME.Sensitive) == 0 {
 			continue
 		}

@@ -250,7 +250,8 @@ type applier struct {
 	// channel closed once its record is committed or has failed to.
 	committing map[string]chan struct{}
 
-	signers chan func() // work for the Deps.Parallelism signer goroutines
+	signers chan func()   // work for the Deps.Parallelism signer goroutines
+	stepCA  stepCAIssuers // step-ca issuers built on first use (own lock): stepca.go
 }
 
 // unitsPerSlot is how many certificates may be in flight (signing,
@@ -305,6 +306,10 @@ func (a *applier) done(ch Change, err error, alsoFailed ...error) {
 func (a *applier) applyIssuer(ctx context.Context, ch Change) (commit func()) {
 	if is := a.cfg.Issuers[ch.Name]; is != nil && is.Type == spec.IssuerTypeACME {
 		a.issuerDone(ch, a.applyACMEIssuer(ctx, ch, is)) // acme.go
+		return nil
+	}
+	if is := a.cfg.Issuers[ch.Name]; is != nil && is.Type == spec.IssuerTypeStepCA {
+		a.issuerDone(ch, a.applyStepCAIssuer(ctx, ch, is)) // stepca.go
 		return nil
 	}
 	ca, rec, wrap, err := a.newLocalCA(ch)
@@ -408,6 +413,9 @@ func (a *applier) issuer(ctx context.Context, name string) (Issuer, error) {
 	}
 	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeACME && is.ACME != nil {
 		return a.acmeIssuer(ctx, name)
+	}
+	if is := a.cfg.Issuers[name]; is != nil && is.Type == spec.IssuerTypeStepCA && is.StepCA != nil {
+		return a.stepCAIssuer(is) // stepca.go
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

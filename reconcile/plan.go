@@ -94,6 +94,10 @@ func (pl *planner) issuers() {
 			pl.acmeIssuer(is) // acme.go
 			continue
 		}
+		if is.Type == spec.IssuerTypeStepCA {
+			pl.stepCAIssuer(is) // stepca.go
+			continue
+		}
 		if is.Type != IssuerTypeLocalCA {
 			continue
 		}
@@ -110,12 +114,18 @@ func (pl *planner) issuers() {
 		default:
 			continue
 		}
-		if pl.newCA == nil {
-			pl.newCA = make(map[string]bool)
-		}
-		pl.newCA[name] = true
+		pl.markNewCA(name)
 		pl.p.Changes = append(pl.p.Changes, ch)
 	}
+}
+
+// markNewCA records that this plan creates or replaces the CA of issuer
+// name: every certificate the old one issued is replaced.
+func (pl *planner) markNewCA(name string) {
+	if pl.newCA == nil {
+		pl.newCA = make(map[string]bool)
+	}
+	pl.newCA[name] = true
 }
 
 // issuerForces names what differs between a local CA's config and its

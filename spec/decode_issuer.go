@@ -21,7 +21,8 @@ var issuerTypes = map[string]issuerType{
 		)},
 		decode: decodeLocalCA,
 	},
-	IssuerTypeACME: {schema: acmeSchema, decode: decodeACME},
+	IssuerTypeACME:   {schema: acmeSchema, decode: decodeACME},
+	IssuerTypeStepCA: {schema: stepCASchema, decode: decodeStepCA},
 	// An external issuer has nothing to configure: it stands for a CA
 	// certctl cannot order from (see IssuerTypeExternal).
 	IssuerTypeExternal: {

@@ -28,6 +28,7 @@ var testEnv = map[string]string{
 	"SECRET_WEBHOOK_PATH": "zz-top-secret-path",
 	"EAB_HMAC":            "c2VjcmV0LWVhYi1tYWMta2V5",
 	"TSIG_SECRET_FILE":    "/run/secrets/tsig",
+	"STEP_PASSWORD":       "st3p-pr0visioner-pass",
 }
 
 func lookupTestEnv(k string) (string, bool) {

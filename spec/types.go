@@ -94,7 +94,7 @@ type Policy struct {
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
 type Issuer struct {
-	Type string // "local_ca", "acme" or "external"
+	Type string // "local_ca", "acme", "step_ca" or "external"
 	Name string
 
 	// local_ca
@@ -113,6 +113,9 @@ type Issuer struct {
 	// ACME is set for type "acme" (see ACMEIssuer); the CA decides the
 	// validity, so MaxValidity is 0 (no bound) for it.
 	ACME *ACMEIssuer
+	// StepCA is set for type "step_ca" (see StepCAIssuer); the CA's
+	// provisioner bounds the validity, so MaxValidity is 0 for it too.
+	StepCA *StepCAIssuer
 
 	DeclRange hcl.Range
 }

@@ -176,6 +176,9 @@ func issuerAttrs(is *spec.Issuer) attrMap {
 	m.str("issuer_url", is.IssuerURL)
 	m.str("ocsp_url", is.OCSPURL)
 	m.str("crl_url", is.CRLURL)
+	if s := is.StepCA; s != nil {
+		stepCAAttrs(m, s)
+	}
 	a := is.ACME
 	if a == nil {
 		return m
@@ -223,6 +226,27 @@ func issuerAttrs(is *spec.Issuer) attrMap {
 	m.dur("poll_interval", a.PollInterval)
 	m.dur("timeout", a.Timeout)
 	return m
+}
+
+// stepCAAttrs adds a step_ca issuer's attributes to m. The provisioner
+// key and password are secrets however they were written.
+func stepCAAttrs(m attrMap, s *spec.StepCAIssuer) {
+	m.str("url", s.URL)
+	m.str("provisioner", s.Provisioner)
+	if len(s.RootPEM) > 0 {
+		// A root is long: even a public one is shown by its size.
+		v := val{show: "(" + strconv.Itoa(len(s.RootPEM)) + " bytes)", cmp: string(s.RootPEM)}
+		if s.Sensitive["root"] {
+			v = secretVal(string(s.RootPEM))
+		}
+		m["root"] = v
+	}
+	if s.ProvisionerKey != "" {
+		m["provisioner_key"] = secretVal(s.ProvisionerKey)
+	}
+	if s.ProvisionerPassword != "" {
+		m["provisioner_password"] = secretVal(s.ProvisionerPassword)
+	}
 }
 
 func notifierAttrs(n *spec.Notifier) attrMap {

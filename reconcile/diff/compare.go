@@ -13,8 +13,8 @@ import (
 type comparer struct {
 	before, after *spec.Config
 	d             *Diff
-	// newCA names the local CAs HEAD replaces: their certificates are
-	// replaced too, as the plan does.
+	// newCA names the CAs HEAD replaces (local, step-ca): their
+	// certificates are replaced too, as the plan does.
 	newCA map[string]bool
 	// policyValidity names the policies whose validity grew: the
 	// attention item is the policy's, not each certificate's.
@@ -71,24 +71,40 @@ func (c *comparer) blocks() {
 }
 
 // issuerReplaced makes ch a replace when a local CA's root changes, as
-// the plan does (reconcile.IssuerDigest).
+// the plan does (reconcile.IssuerDigest), or a step_ca issuer trusts
+// another root (reconcile.StepCADigest).
 func (c *comparer) issuerReplaced(ch *Change, b, a *spec.Issuer) {
+	if b.StepCA != nil && a.StepCA != nil && reconcile.StepCADigest(b.StepCA) != reconcile.StepCADigest(a.StepCA) {
+		c.forceAttrs(ch, "root")
+		ch.Reason = "root changed: another CA, and every certificate the old one issued is replaced"
+		c.markNewCA(a.Name)
+		return
+	}
 	if b.Type != reconcile.IssuerTypeLocalCA || a.Type != reconcile.IssuerTypeLocalCA || reconcile.IssuerDigest(b) == reconcile.IssuerDigest(a) {
 		return
 	}
+	c.forceAttrs(ch, "type", "common_name", "key_algorithm", "validity")
+	ch.Reason = strings.Join(ch.Forces, ", ") + " changed: a new CA is created and every certificate it issued is replaced"
+	c.markNewCA(a.Name)
+}
+
+// forceAttrs makes ch a replace forced by those of attrs it changes.
+func (c *comparer) forceAttrs(ch *Change, attrs ...string) {
 	for i, d := range ch.Diffs {
-		switch d.Attribute {
-		case "type", "common_name", "key_algorithm", "validity":
+		if slices.Contains(attrs, d.Attribute) {
 			ch.Diffs[i].Forces = true
 			ch.Forces = append(ch.Forces, d.Attribute)
 		}
 	}
 	ch.Op = OpReplace
-	ch.Reason = strings.Join(ch.Forces, ", ") + " changed: a new CA is created and every certificate it issued is replaced"
+}
+
+// markNewCA records that HEAD's issuer name is another CA than BASE's.
+func (c *comparer) markNewCA(name string) {
 	if c.newCA == nil {
 		c.newCA = map[string]bool{}
 	}
-	c.newCA[a.Name] = true
+	c.newCA[name] = true
 }
 
 // uses lists the certificates of HEAD (after) or BASE that use the block
