@@ -45,6 +45,8 @@ func constant(v string) func(*hclgen.Setup) string { return func(*hclgen.Setup) 
 
 func isACME(s *hclgen.Setup) bool { return s.CA == hclgen.CAACME }
 
+func isStepCA(s *hclgen.Setup) bool { return s.CA == hclgen.CAStepCA }
+
 func checkName(what string, dst *string) func(*hclgen.Setup, string) error {
 	return func(_ *hclgen.Setup, v string) error {
 		if !spec.ValidName(v) {
@@ -72,27 +74,51 @@ func initQuestions(s *hclgen.Setup) []initQuestion {
 		names[i] = p.Name
 	}
 	return []initQuestion{
-		{flag: "ca", prompt: "Certificate authority: local (a CA certctl creates and keeps) or acme (an ACME CA such as Let's Encrypt)",
+		{flag: "ca", prompt: "Certificate authority: local (a CA certctl creates and keeps), acme (an ACME CA such as Let's Encrypt) or step-ca (a smallstep CA)",
 			def: constant(hclgen.CALocal), set: func(s *hclgen.Setup, v string) error {
 				switch v {
-				case hclgen.CALocal, hclgen.CAACME:
+				case hclgen.CALocal, hclgen.CAACME, hclgen.CAStepCA:
 					s.CA = v
 					return nil
-				case "step-ca":
-					return errors.New("step-ca is not supported yet: choose local or acme")
 				}
-				return fmt.Errorf("%q is not a CA kind: choose local or acme", v)
+				return fmt.Errorf("%q is not a CA kind: choose local, acme or step-ca", v)
 			}},
-		{flag: "issuer", prompt: "Issuer name", defHelp: `"internal", or "letsencrypt" for acme`, def: func(s *hclgen.Setup) string {
-			if isACME(s) {
+		{flag: "issuer", prompt: "Issuer name", defHelp: `"internal", "letsencrypt" for acme, "stepca" for step-ca`, def: func(s *hclgen.Setup) string {
+			switch s.CA {
+			case hclgen.CAACME:
 				return "letsencrypt"
+			case hclgen.CAStepCA:
+				return "stepca"
 			}
 			return "internal"
 		}, set: func(s *hclgen.Setup, v string) error { return checkName("issuer", &s.Issuer)(s, v) }},
 		{flag: "ca-common-name", prompt: "Common name of the local CA's root", optional: true, defHelp: `"certctl ISSUER CA"`,
 			def:  func(s *hclgen.Setup) string { return "certctl " + s.Issuer + " CA" },
-			when: func(s *hclgen.Setup) bool { return !isACME(s) },
+			when: func(s *hclgen.Setup) bool { return s.CA == hclgen.CALocal },
 			set:  func(s *hclgen.Setup, v string) error { s.CACommonName = v; return nil }},
+		{flag: "stepca-url", prompt: "step-ca URL, such as https://ca.example.com:9000", def: constant(""), when: isStepCA,
+			set: func(s *hclgen.Setup, v string) error {
+				if u, err := url.Parse(v); err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+					return fmt.Errorf("%q is not an https URL without a path", v)
+				}
+				s.StepCAURL = v
+				return nil
+			}},
+		{flag: "stepca-root", prompt: "File of the step-ca root certificate (PEM; step ca root writes it)", def: constant("root_ca.crt"), when: isStepCA,
+			set: func(s *hclgen.Setup, v string) error { s.StepCARoot = v; return nil }},
+		{flag: "stepca-provisioner", prompt: "Name of the step-ca JWK provisioner", def: constant(""), when: isStepCA,
+			set: func(s *hclgen.Setup, v string) error { s.StepCAProvisioner = v; return nil }},
+		{flag: "stepca-key", prompt: "File of the provisioner's encrypted private key (JWE)", def: constant("provisioner.jwe"), when: isStepCA,
+			set: func(s *hclgen.Setup, v string) error { s.StepCAKey = v; return nil }},
+		{flag: "stepca-password-env", prompt: "Environment variable holding the key's password (optional)", optional: true,
+			def: constant("STEP_PROVISIONER_PASSWORD"), when: isStepCA,
+			set: func(s *hclgen.Setup, v string) error {
+				if v != "" && !spec.ValidName(v) {
+					return fmt.Errorf("%q is not an environment variable name", v)
+				}
+				s.StepCAPasswordEnv = v
+				return nil
+			}},
 		{flag: "acme-directory", prompt: "ACME directory URL", def: constant(letsEncrypt), when: isACME,
 			set: func(s *hclgen.Setup, v string) error {
 				if u, err := url.Parse(v); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -255,8 +281,10 @@ func cmdInit(e *env, args []string) int {
 	}
 
 	src := s.File()
-	// The file must load on its own, or nothing is written.
-	cfg, parser, diags := spec.LoadWith(e.dir, spec.Options{FS: emptyDir{}, Extra: map[string][]byte{"main.hcl": src}})
+	// The file must load on its own, or nothing is written. The directory
+	// holds no configuration file (refused above), but may hold what
+	// file() reads (a step-ca root and key).
+	cfg, parser, diags := spec.LoadWith(e.dir, spec.Options{FS: initDirFS(e.dir), Extra: map[string][]byte{"main.hcl": src}})
 	if !diags.HasErrors() && cfg != nil {
 		diags = append(diags, reconcile.CheckNotifiers(cfg)...)
 	}
@@ -291,8 +319,17 @@ func cmdInit(e *env, args []string) int {
 	return exitOK
 }
 
-// emptyDir is a file system with nothing in it: init checks main.hcl on
-// its own, whatever else the directory holds (or before it exists).
+// initDirFS is the directory init checks main.hcl in: dir, or nothing
+// before dir exists.
+func initDirFS(dir string) fs.FS {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return os.DirFS(dir)
+	}
+	return emptyDir{}
+}
+
+// emptyDir is a file system with nothing in it: the directory init
+// checks main.hcl in before the directory exists.
 type emptyDir struct{}
 
 func (emptyDir) Open(name string) (fs.File, error) {

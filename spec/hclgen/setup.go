@@ -1,10 +1,22 @@
 package hclgen
 
+import (
+	"strconv"
+	"strings"
+)
+
+// quote is an HCL string literal of s: HCL escapes as Go does for the
+// characters a path or a variable name holds, and template sequences
+// ("${", "%{") are escaped too.
+func quote(s string) string {
+	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(strconv.Quote(s))
+}
+
 // Setup is what `certctl init` asks for: one CA, the first team, owner and
 // policy, and a first certificate. Empty optional fields are left out of
 // the file (the language's defaults apply).
 type Setup struct {
-	// CA is "local" (a local_ca issuer) or "acme".
+	// CA is "local" (a local_ca issuer), "acme" or "step-ca".
 	CA     string
 	Issuer string // the issuer's name
 	// CACommonName is a local CA's common name (optional).
@@ -16,6 +28,12 @@ type Setup struct {
 	Challenge   string
 	HTTPPort    int
 	DNSProvider string
+	// StepCAURL, StepCARoot (a file path), StepCAProvisioner,
+	// StepCAKey (a file path) and StepCAPasswordEnv (an environment
+	// variable's name, optional) are a step_ca issuer's. The root and the
+	// key are read with file(), the password with env(): the file holds
+	// no secret.
+	StepCAURL, StepCARoot, StepCAProvisioner, StepCAKey, StepCAPasswordEnv string
 
 	Team, Owner, OwnerEmail, Policy string
 	AllowedDomains                  []string
@@ -31,6 +49,7 @@ type Setup struct {
 const (
 	CALocal    = "local"
 	CAACME     = "acme"
+	CAStepCA   = "step-ca"
 	ChallHTTP  = "http-01"
 	ChallDNS   = "dns-01"
 	targetName = "files"
@@ -66,6 +85,15 @@ func (s *Setup) File() []byte {
 			is.Block("dns01").String("provider", s.DNSProvider)
 		} else {
 			is.Block("http01").Int("port", int64(s.HTTPPort))
+		}
+	case CAStepCA:
+		is := f.Block("issuer", "step_ca", s.Issuer)
+		is.String("url", s.StepCAURL)
+		is.Expr("root", "file("+quote(s.StepCARoot)+")")
+		is.String("provisioner", s.StepCAProvisioner)
+		is.Expr("provisioner_key", "file("+quote(s.StepCAKey)+")")
+		if s.StepCAPasswordEnv != "" {
+			is.Expr("provisioner_password", "env("+quote(s.StepCAPasswordEnv)+")")
 		}
 	default:
 		is := f.Block("issuer", "local_ca", s.Issuer)
