@@ -109,6 +109,9 @@ const (
 	AttrIssuer         = "issuer"
 	AttrUsages         = "usages"
 	AttrValidity       = "validity" // issuers only
+	// AttrKeyHolder is where the private key is kept: the state, or the
+	// agent that generated it (see KeyAgent).
+	AttrKeyHolder = "key_holder"
 )
 
 // Change is one planned action on one object (and, for deploy, one target).

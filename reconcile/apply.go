@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -600,17 +601,33 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	want := specAttrs(c, a.cfg)
 	var issued *pki.Issued
 	var keyPEM []byte
+	// A certificate deployed only by one agent is signed from that
+	// agent's CSR: its key never leaves the agent's host.
+	keyAgent := KeyAgent(a.cfg, c)
 	err := a.onSigner(ctx, func() error {
-		key, err := pki.GenerateKey(c.KeyAlgorithm)
-		if err != nil {
-			return fmt.Errorf("generating key: %w", err)
-		}
-		csr, _, err := pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses})
-		if err != nil {
-			return fmt.Errorf("creating CSR: %w", err)
+		var key crypto.Signer
+		var csr *x509.CertificateRequest
+		var err error
+		if keyAgent != "" {
+			if rec == nil || rec.CSR == nil || rec.CSR.Agent != keyAgent {
+				return fmt.Errorf("no CSR from agent %s in the state", keyAgent)
+			}
+			if csr, err = CheckCSR(c, rec.CSR.PEM); err != nil {
+				return fmt.Errorf("the CSR of agent %s: %w", keyAgent, err)
+			}
+		} else {
+			if key, err = pki.GenerateKey(c.KeyAlgorithm); err != nil {
+				return fmt.Errorf("generating key: %w", err)
+			}
+			if csr, _, err = pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}); err != nil {
+				return fmt.Errorf("creating CSR: %w", err)
+			}
 		}
 		if issued, err = iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}); err != nil {
 			return err
+		}
+		if key == nil {
+			return nil
 		}
 		if keyPEM, err = pki.MarshalPrivateKeyPEM(key); err != nil {
 			return fmt.Errorf("encoding key: %w", err)
@@ -620,10 +637,12 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	if err != nil {
 		return nil, nil, err
 	}
-	sealed, err := a.deps.Store.Seal(keyPEM)
-	if err != nil {
-		clear(keyPEM)
-		return nil, nil, fmt.Errorf("sealing key: %w", err)
+	var sealed []byte
+	if keyPEM != nil {
+		if sealed, err = a.deps.Store.Seal(keyPEM); err != nil {
+			clear(keyPEM)
+			return nil, nil, fmt.Errorf("sealing key: %w", err)
+		}
 	}
 	next := cloneRecord(rec)
 	if next == nil {
@@ -645,6 +664,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed
+	next.KeyAgent = keyAgent
+	next.CSR = nil
 	next.Status = state.StatusIssued
 	next.LastError = ""
 	next.FailedAt = time.Time{}

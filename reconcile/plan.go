@@ -244,6 +244,24 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		}
 	}
 
+	// The key's holder moving (a local target becomes an agent's, or
+	// back) needs a new key where it will be kept: a replacement.
+	keyAgent := KeyAgent(pl.cfg, c)
+	if hasCert && issue.Action == 0 && keyAgent != rec.KeyAgent {
+		issue.Action = ActionReplace
+		issue.Forces = []string{AttrKeyHolder}
+		issue.Diffs = []AttrDiff{{Attribute: AttrKeyHolder, Before: keyHolder(rec.KeyAgent), After: keyHolder(keyAgent), Forces: true}}
+		issue.Reason = "the private key moves from " + keyHolder(rec.KeyAgent) + " to " + keyHolder(keyAgent)
+	}
+	// An agent's key: nothing to sign until its CSR is in the state.
+	if keyAgent != "" && issue.Action.Issues() && !csrReady(c, rec, keyAgent) {
+		pl.p.Notes = append(pl.p.Notes, Note{
+			Address: addr(), Kind: NoteAwaitingCSR, Agent: keyAgent,
+			Message: "awaiting CSR from agent " + keyAgent + " (" + issue.Action.String() + ": " + issue.Reason + ")",
+		})
+		issue.Action = 0
+	}
+
 	meta := metaDiffs(c, rec)
 	switch {
 	case issue.Action == ActionReplace:
