@@ -232,3 +232,14 @@ func cmpMode(m, def fs.FileMode) fs.FileMode {
 	}
 	return m & fs.ModePerm
 }
+
+// WriteFileAtomic replaces path with data and mode (temporary file,
+// fsync, rename, directory fsync): a crash leaves the old file or the
+// new one.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := writeFileAtomic(dir, filepath.Base(path), data, mode); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}

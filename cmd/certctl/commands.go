@@ -55,6 +55,8 @@ var commands = map[string]command{
 	"requeue":       {"Reset dead notifications to pending", cmdRequeue},
 	// The long-running reconciler: watch.go, server.go.
 	"watch": {"Reconcile continuously; serve health, metrics, CRLs and OCSP", cmdWatch},
+	// A host's side of the agents' API: agent.go.
+	"agent": {"Pull this host's deployments from certctl watch; keep its keys here", cmdAgent},
 }
 
 // Main runs certctl with args (without the program name) and returns the

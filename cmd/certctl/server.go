@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/certctl/certctl/agent"
 	"github.com/certctl/certctl/reconcile/watch"
 )
 
@@ -12,13 +13,18 @@ import (
 // and what each pass publishes (metrics, CRLs, OCSP).
 type server struct {
 	watcher *watch.Watcher
+	agents  *agent.Server // the agents' API, nil when none is served
 }
 
 func newServer() *server { return &server{} }
 
 // observe is the watcher's OnPass: it runs after every pass, with the
 // state still open.
-func (s *server) observe(p *watch.Pass) {}
+func (s *server) observe(p *watch.Pass) {
+	if s.agents != nil {
+		s.agents.Observe(p)
+	}
+}
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -27,6 +33,9 @@ func (s *server) handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.agents != nil {
+		mux.Handle("/api/v1/", s.agents.Handler())
+	}
 	return mux
 }
 

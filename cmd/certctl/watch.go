@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certctl/certctl/agent"
 	"github.com/certctl/certctl/reconcile"
 	"github.com/certctl/certctl/reconcile/watch"
 	"github.com/certctl/certctl/spec"
@@ -90,6 +91,10 @@ func cmdWatch(e *env, args []string) int {
 		return e.errorf("%v", err)
 	}
 	srv.watcher = w
+	if srv.agents, err = agent.NewServer(agent.ServerOptions{StatePath: e.statePath, Trigger: w.Trigger, Logger: log}); err != nil {
+		return e.errorf("%v", err)
+	}
+	defer srv.agents.Close()
 
 	var ln net.Listener
 	if f.listen != "off" {
