@@ -205,7 +205,9 @@ type statusError struct {
 	msg  string
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.msg) }
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.code, http.StatusText(e.code), e.msg)
+}
 
 func (a *Agent) request(ctx context.Context, method, path string, body any, hdr http.Header) (*http.Response, error) {
 	var rd io.Reader
