@@ -198,7 +198,11 @@ func (s *Server) build(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.A
 			}
 			av.certs[cname] = c
 			if wantCSR[cname] {
-				d.CSR = csrRequest(c)
+				cur := ""
+				if rec != nil {
+					cur = rec.Fingerprint
+				}
+				d.CSR = csrRequest(c, cur)
 			}
 			if rec != nil {
 				if dep, ok := rec.Deployments[tname]; ok {
@@ -240,15 +244,16 @@ func (s *Server) build(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.A
 	return v
 }
 
-// csrRequest is what c's CSR must ask for; its ID digests it, so that a
-// change of names or algorithm is a new request.
-func csrRequest(c *spec.Certificate) *CSRRequest {
+// csrRequest is what c's CSR must ask for. Its ID digests that and the
+// fingerprint of the version to be replaced, so that a change of names
+// or algorithm, and each renewal, is a new request.
+func csrRequest(c *spec.Certificate, current string) *CSRRequest {
 	r := &CSRRequest{CommonName: c.CommonName, DNSNames: c.DNSNames, EmailAddresses: c.EmailAddresses, KeyAlgorithm: c.KeyAlgorithm}
 	for _, ip := range c.IPAddresses {
 		r.IPAddresses = append(r.IPAddresses, ip.String())
 	}
 	b, _ := json.Marshal(r)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(append(b, current...))
 	r.ID = hex.EncodeToString(sum[:12])
 	return r
 }
