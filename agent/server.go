@@ -271,6 +271,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/agents/{name}/deployments", s.getDeployments)
 	mux.HandleFunc("POST /api/v1/agents/{name}/csr", s.postCSR)
 	mux.HandleFunc("POST /api/v1/agents/{name}/reports", s.postReports)
+	for path, allow := range map[string]string{"deployments": "GET, HEAD", "csr": "POST", "reports": "POST"} {
+		mux.HandleFunc("/api/v1/agents/{name}/"+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allow)
+		})
+	}
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
