@@ -308,15 +308,21 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) (*view, *agentView
 		s.log.Warn("agent request refused", "agent", name, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", "no token")
 		return nil, nil, ""
 	}
-	sum := sha256.Sum256([]byte(token))
-	if want, ok := v.tokens[name]; ok && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+	// The hash in the configuration may be of the token with its
+	// newline (`openssl rand -hex 32 | tee token | sha256sum`) or
+	// without: both are accepted.
+	sum, sumNL := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(token+"\n"))
+	matches := func(want [sha256.Size]byte) bool {
+		return subtle.ConstantTimeCompare(sum[:], want[:])|subtle.ConstantTimeCompare(sumNL[:], want[:]) == 1
+	}
+	if want, ok := v.tokens[name]; ok && matches(want) {
 		return v, v.agents[name], name
 	}
 	// Whose token is it? Only the holder of a valid token learns that
 	// it addressed another agent.
 	owner := ""
 	for other, want := range v.tokens {
-		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+		if matches(want) {
 			owner = other
 		}
 	}
