@@ -130,7 +130,9 @@ func TestPlanAndApplyAgentCSR(t *testing.T) {
 	if !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
 		t.Errorf("the certificate does not certify the agent's key")
 	}
-	if got := describe(e.plan()); slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "certificate.www") && !strings.Contains(s, "awaiting_agent") }) {
+	if got := describe(e.plan()); slices.ContainsFunc(got, func(s string) bool {
+		return strings.Contains(s, "certificate.www") && !strings.Contains(s, "awaiting_agent")
+	}) {
 		t.Errorf("Plan after signing = %q, want only the agent's pending deployment for www", got)
 	}
 
