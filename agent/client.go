@@ -88,6 +88,9 @@ type outcome struct {
 	Error       string    `json:"error,omitempty"`
 	Attempted   string    `json:"attempted,omitempty"`
 	At          time.Time `json:"at"`
+	// err is the failure of this sync's attempt, nil when none was made
+	// or it succeeded.
+	err error
 }
 
 // New checks opts and loads the agent's directory, creating it (0700).
@@ -301,6 +304,15 @@ func (a *Agent) Sync(ctx context.Context, doc *Deployments) error {
 			continue
 		}
 		out := a.deploy(ctx, d)
+		if errors.Is(out.err, errNoKey) && d.CSR == nil && !asked[d.Certificate] {
+			// The key is lost (a wiped directory, or removed to re-key):
+			// ask for a certificate for a new one.
+			if req := rekeyRequest(d); req != nil {
+				asked[d.Certificate] = true
+				d.CSR = req
+				a.sendCSR(ctx, d)
+			}
+		}
 		if rep := d.Reported; rep == nil || rep.Error != out.Error || out.Error == "" && (rep.Fingerprint != out.Fingerprint || rep.FilesDigest != out.FilesDigest) {
 			reports = append(reports, Report{Certificate: d.Certificate, Target: d.Target, Fingerprint: out.Fingerprint, FilesDigest: out.FilesDigest, Error: out.Error})
 		}
@@ -419,7 +431,24 @@ func (a *Agent) keyFor(stem string, certPEM []byte) ([]byte, error) {
 		}
 		clear(b)
 	}
-	return nil, errors.New("no key on this host matches the certificate (its key was generated elsewhere or lost)")
+	return nil, errNoKey
+}
+
+var errNoKey = errors.New("no key on this host matches the certificate (its key was lost or generated elsewhere); a CSR for a new key was sent")
+
+// rekeyRequest asks for d's certificate again, for a new key: the names
+// and key algorithm of the certificate d carries.
+func rekeyRequest(d Deployment) *CSRRequest {
+	cert, err := pki.ParseCertificatePEM([]byte(d.CertPEM))
+	if err != nil || len(d.Fingerprint) < 16 {
+		return nil
+	}
+	r := &CSRRequest{ID: "rekey-" + d.Fingerprint[:16], CommonName: cert.Subject.CommonName, DNSNames: cert.DNSNames,
+		EmailAddresses: cert.EmailAddresses, KeyAlgorithm: pki.KeyAlgorithmOf(cert.PublicKey)}
+	for _, ip := range cert.IPAddresses {
+		r.IPAddresses = append(r.IPAddresses, ip.String())
+	}
+	return r
 }
 
 // deploy writes d's certificate to its target when the target lacks it,
@@ -458,7 +487,7 @@ func (a *Agent) deploy(ctx context.Context, d Deployment) outcome {
 	}
 	clear(keyPEM)
 	if err != nil {
-		out.Error, out.Attempted, out.At = err.Error(), d.Fingerprint, now
+		out.Error, out.Attempted, out.At, out.err = err.Error(), d.Fingerprint, now, err
 		a.log.Error("deploying", "certificate", d.Certificate, "target", d.Target, "serial", d.Serial, "error", err)
 	} else {
 		out = outcome{Fingerprint: d.Fingerprint, FilesDigest: digest, At: now}

@@ -162,6 +162,23 @@ func TestAgentsPullTheirDeploymentsKeysStayOnHost(t *testing.T) {
 		got, _ := os.ReadFile(crt)
 		return bytes.Equal(got, want)
 	})
+
+	// Re-keying: the host's keys are gone; the agent sends a CSR unasked
+	// and deploys the certificate for its new key.
+	before := ts.record(t, "www")
+	for _, p := range []string{filepath.Join(dir1, "keys", "www.key"), filepath.Join(dir1, "tls", "www.key")} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "www re-keyed and redeployed on web1", func() bool {
+		rec := ts.record(t, "www")
+		return rec.Serial != before.Serial && deployedOn(rec, "t1") && serialOf(t, crt) == rec.Serial
+	})
+	checkKeyMatches(t, filepath.Join(dir1, "tls", "www.key"), crt)
+	if rec := ts.record(t, "www"); len(rec.History) == 0 || rec.History[len(rec.History)-1].Reason != "renew" {
+		t.Errorf("the re-keyed certificate's history = %+v, want the previous version superseded by a renewal", rec.History)
+	}
 }
 
 // getDoc fetches an agent's deployments directly.

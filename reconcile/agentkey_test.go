@@ -136,6 +136,21 @@ func TestPlanAndApplyAgentCSR(t *testing.T) {
 		t.Errorf("Plan after signing = %q, want only the agent's pending deployment for www", got)
 	}
 
+	// A CSR the agent sends unasked (it lost its key) is signed.
+	_, rekey := testCSR(t, "ecdsa-p256", pki.CSRSubject{CommonName: www.CommonName, DNSNames: www.DNSNames})
+	rec.CSR = &state.PendingCSR{PEM: rekey, Agent: "web1", RequestID: "rekey-1", SubmittedAt: t0}
+	if err := e.store.PutCertificate(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(e.plan()); !slices.Contains(got, "R certificate.www: agent web1 sent a new CSR (rekey-1)") {
+		t.Fatalf("Plan with an unasked CSR = %q, want a renewal", got)
+	}
+	e.mustApply()
+	rec = e.store.record(t, "www")
+	if rec.CSR != nil || len(rec.History) != 1 {
+		t.Fatalf("www after re-keying: csr %v, history %d; want none pending and one earlier version", rec.CSR, len(rec.History))
+	}
+
 	// A CSR that no longer matches the spec (a name was added) is not
 	// signed: the plan awaits a new one.
 	names := www.DNSNames

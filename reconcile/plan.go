@@ -253,6 +253,11 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.Diffs = []AttrDiff{{Attribute: AttrKeyHolder, Before: keyHolder(rec.KeyAgent), After: keyHolder(keyAgent), Forces: true}}
 		issue.Reason = "the private key moves from " + keyHolder(rec.KeyAgent) + " to " + keyHolder(keyAgent)
 	}
+	// An agent that lost its key sends a CSR unasked: it is signed.
+	if keyAgent != "" && issue.Action == 0 && hasCert && csrReady(c, rec, keyAgent) {
+		issue.Action = ActionRenew
+		issue.Reason = "agent " + keyAgent + " sent a new CSR (" + rec.CSR.RequestID + ")"
+	}
 	// An agent's key: nothing to sign until its CSR is in the state.
 	if keyAgent != "" && issue.Action.Issues() && !csrReady(c, rec, keyAgent) {
 		pl.p.Notes = append(pl.p.Notes, Note{
