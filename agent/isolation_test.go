@@ -235,6 +235,21 @@ func TestLongPoll(t *testing.T) {
 		t.Errorf("the long poll was not woken by a change")
 	}
 
+	// Close (the HTTP server shutting down) ends long polls at once.
+	resp, _ = get("", "")
+	etag = resp.Header.Get("ETag")
+	go func() { r, _ := get(etag, "?wait=20s"); done <- r.StatusCode }()
+	time.Sleep(100 * time.Millisecond)
+	ts.srv.Close()
+	select {
+	case code := <-done:
+		if code != http.StatusNotModified {
+			t.Errorf("long poll at Close = %d, want 304", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("Close did not end the long poll")
+	}
+
 	// Before the first pass: 503 with Retry-After.
 	s, _ := NewServer(ServerOptions{StatePath: ts.srv.opts.StatePath})
 	defer s.Close()

@@ -66,6 +66,9 @@ type Server struct {
 	pems map[string]certPEMs
 
 	writer *writer
+	// closing is closed by Close: long polls answer at once.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 type certPEMs struct{ cert, chain string }
@@ -102,13 +105,19 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: log, changed: make(chan struct{}), pems: map[string]certPEMs{}}
+	s := &Server{opts: opts, log: log, changed: make(chan struct{}), pems: map[string]certPEMs{}, closing: make(chan struct{})}
 	s.writer = newWriter(s)
 	return s, nil
 }
 
-// Close stops the state writer; requests still waiting on it get 503.
-func (s *Server) Close() { s.writer.close() }
+// Close ends the long polls in progress (they answer 304 at once, so an
+// HTTP server's Shutdown need not wait for them: register it with
+// http.Server.RegisterOnShutdown) and stops the state writer; requests
+// still waiting on it get 503. It may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.writer.close()
+}
 
 // Observe rebuilds the view from a pass (watch.Options.OnPass): it runs
 // on the watcher's goroutine while the state is open, and reads the PEMs
@@ -375,6 +384,11 @@ func (s *Server) getDeployments(w http.ResponseWriter, r *http.Request) {
 				av = v.agents[name]
 			case <-timer.C:
 				w.Header().Set("ETag", av.etag)
+				w.WriteHeader(http.StatusNotModified)
+				return
+			case <-s.closing:
+				w.Header().Set("ETag", av.etag)
+				w.Header().Set("Connection", "close")
 				w.WriteHeader(http.StatusNotModified)
 				return
 			case <-r.Context().Done():

@@ -104,6 +104,7 @@ func cmdWatch(e *env, args []string) int {
 		log.Info("serving", "address", "http"+map[bool]string{true: "s"}[f.tlsCert != ""]+"://"+ln.Addr().String())
 	}
 	httpSrv := &http.Server{Handler: srv.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	httpSrv.RegisterOnShutdown(srv.agents.Close) // agents' long polls end at once
 	serveErr := make(chan error, 1)
 	if ln != nil {
 		go func() {
