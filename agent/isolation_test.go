@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"io"
 	"net"
@@ -47,7 +48,12 @@ func (ts *testServer) serial(t testing.TB) uint64 {
 // clear 4xx, nothing in the state changes, and no answer carries another
 // agent's data.
 func TestIsolation(t *testing.T) {
-	ts := startServer(t, baseHCL()+agentTargetsHCL+certHCL("www", "t1")+certHCL("api", "t2"))
+	ts := startServer(t, baseHCL()+agentTargetsHCL+`
+target "file" "t3" {
+  agent = agent.web3
+  dir   = "tls"
+}
+`+certHCL("www", "t1")+certHCL("api", "t2")+certHCL("solo", "t3"))
 	startAgent(t, ts, "web1", nil)
 	startAgent(t, ts, "web2", nil)
 	waitFor(t, "both deployed", func() bool {
@@ -149,9 +155,12 @@ func TestIsolation(t *testing.T) {
 			t.Errorf("web1's view has %s/%s", d.Certificate, d.Target)
 		}
 	}
-	// A good CSR from the right agent is accepted (202) and stored.
-	req, _ := http.NewRequest("POST", ts.url+"/api/v1/agents/web1/csr", strings.NewReader(`{"certificate":"www","request_id":"r1","csr_pem":`+jsonString(goodWWW)+`}`))
-	req.Header.Set("Authorization", web1)
+	// A good CSR from the right agent (web3, which no agent process
+	// serves here) is accepted (202), stored, and signed by the pass it
+	// triggers.
+	goodSolo := csrPEM(t, "ecdsa-p256", "solo.example.internal")
+	req, _ := http.NewRequest("POST", ts.url+"/api/v1/agents/web3/csr", strings.NewReader(`{"certificate":"solo","request_id":"r1","csr_pem":`+jsonString(goodSolo)+`}`))
+	req.Header.Set("Authorization", "Bearer "+testToken("web3"))
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -160,9 +169,18 @@ func TestIsolation(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("a good CSR = %d, want 202", resp.StatusCode)
 	}
-	if rec := ts.record(t, "www"); rec.CSR == nil || rec.CSR.Agent != "web1" || rec.CSR.RequestID != "r1" {
-		t.Errorf("www's pending CSR = %+v, want web1's r1", rec.CSR)
+	csr, err := pki.ParseCSRPEM([]byte(goodSolo))
+	if err != nil {
+		t.Fatal(err)
 	}
+	waitFor(t, "the accepted CSR signed", func() bool {
+		rec := ts.record(t, "solo")
+		if rec == nil || rec.CertPEM == nil {
+			return false
+		}
+		cert, err := pki.ParseCertificatePEM(rec.CertPEM)
+		return err == nil && rec.CSR == nil && rec.KeyAgent == "web3" && cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(csr.PublicKey)
+	})
 }
 
 func jsonString(s string) string {
