@@ -278,11 +278,11 @@ target "file" "t3" {
 	// The plan shows the failure for the host.
 	var saw bool
 	for _, n := range ts.plan(t).Notes {
-		if n.Kind == reconcile.NoteAwaitingAgent && n.Target == "t3" {
+		if n.Kind == reconcile.NoteAwaitingAgent && n.Target == "t3" && strings.Contains(n.Error, "validate failed") {
 			saw = true
 		}
 	}
 	if !saw {
-		t.Errorf("the plan has no awaiting_agent note for t3 after its deployment failed")
+		t.Errorf("the plan has no awaiting_agent note with the validate error for t3: %+v", ts.plan(t).Notes)
 	}
 }

@@ -181,6 +181,9 @@ type Note struct {
 	Message string   `json:"message"`
 	// At is the next attempt time for NoteRetryWait.
 	At time.Time `json:"at,omitzero"`
+	// Error is, for NoteAwaitingAgent, the failure the agent reported for
+	// its last deployment to the target (rolled back on the host).
+	Error string `json:"error,omitempty"`
 }
 
 // Summary counts a plan's changes by action. Issuer changes count with the

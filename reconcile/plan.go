@@ -296,11 +296,16 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 			dep, deployed = rec.Deployments[tname]
 		}
 		if tg.Agent != "" {
-			if issue.Action.Issues() || !hasCert || !deployed || dep.Fingerprint != rec.Fingerprint {
-				pl.p.Notes = append(pl.p.Notes, Note{
+			if issue.Action.Issues() || !hasCert || !deployed || dep.Fingerprint != rec.Fingerprint || dep.LastError != "" {
+				n := Note{
 					Address: addr(), Kind: NoteAwaitingAgent, Target: tname, Agent: tg.Agent,
 					Message: "deployed when agent " + tg.Agent + " pulls it, not by apply",
-				})
+				}
+				if deployed && dep.LastError != "" {
+					n.Error = dep.LastError
+					n.Message = "agent " + tg.Agent + " failed to deploy it (rolled back): " + dep.LastError
+				}
+				pl.p.Notes = append(pl.p.Notes, n)
 			}
 			continue
 		}

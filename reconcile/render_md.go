@@ -84,6 +84,10 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 				fmt.Fprintf(bw, "- %s awaiting CSR (agent %s): %s\n", mdCode(n.Address), mdCell(n.Agent), mdCell(n.Message))
 				continue
 			}
+			if n.Error != "" {
+				fmt.Fprintf(bw, "- %s → %s (agent %s): last deployment failed: %s\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent), mdCell(n.Error))
+				continue
+			}
 			fmt.Fprintf(bw, "- %s → %s (agent %s)\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent))
 		}
 	}

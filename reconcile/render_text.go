@@ -151,6 +151,9 @@ func (v textView) notes(w io.Writer, notes []Note) {
 				continue
 			}
 			fmt.Fprintf(w, "  %s %s -> target.%s (agent %s)\n", v.paint(ansiDim, "@"), n.Address, n.Target, n.Agent)
+			if n.Error != "" {
+				fmt.Fprintf(w, "      %s\n", v.paint(ansiRed, "last deployment failed: "+oneLine(n.Error)))
+			}
 		}
 		fmt.Fprintln(w)
 	}
