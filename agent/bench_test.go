@@ -83,7 +83,7 @@ func runBenchServer() {
 	if err != nil {
 		panic(err)
 	}
-	srv.ObserveState(cfg, snap, nil, func(name string) (*state.Certificate, error) {
+	srv.observeState(cfg, snap, nil, func(name string) (*state.Certificate, error) {
 		rec := *snap.Certificates[name]
 		rec.CertPEM, rec.ChainPEM = []byte(pemText), []byte(pemText)
 		return &rec, nil
@@ -307,7 +307,7 @@ func BenchmarkAgents1000CSRBurst(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		srv.ObserveState(cfg, &state.Snapshot{}, nil, func(string) (*state.Certificate, error) { return nil, state.ErrNotFound })
+		srv.observeState(cfg, &state.Snapshot{}, nil, func(string) (*state.Certificate, error) { return nil, state.ErrNotFound })
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		hs := &http.Server{Handler: srv.Handler()}
 		go hs.Serve(ln)

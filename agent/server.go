@@ -26,12 +26,9 @@ import (
 	"github.com/certctl/certctl/state"
 )
 
-// MaxWait bounds a long poll's ?wait=; DefaultWait is used when the agent
-// sends If-None-Match without one.
-const (
-	MaxWait     = 5 * time.Minute
-	DefaultWait = 0
-)
+// MaxWait bounds a long poll's ?wait=. Without ?wait= a matching
+// If-None-Match is answered 304 at once.
+const MaxWait = 5 * time.Minute
 
 // ServerOptions configure NewServer. StatePath is required.
 type ServerOptions struct {
@@ -140,8 +137,8 @@ func (s *Server) Observe(p *watch.Pass) {
 	s.publish(v)
 }
 
-// ObserveState builds the view without a watcher (tests, benchmarks).
-func (s *Server) ObserveState(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.ActionPlan, read func(string) (*state.Certificate, error)) {
+// observeState builds the view without a watcher (benchmarks).
+func (s *Server) observeState(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.ActionPlan, read func(string) (*state.Certificate, error)) {
 	s.publish(s.build(cfg, snap, plan, "", read))
 }
 
