@@ -288,7 +288,7 @@ func BenchmarkAgents1000CSRBurst(b *testing.B) {
 	bodies := make([]string, n)
 	for i, name := range names {
 		c := cfg.Certificates[name]
-		subj, alg := reconcile.CSRSubjectOf(c)
+		subj, alg := reconcile.CSRSubjectOf(cfg, c)
 		key, _ := pki.GenerateKey(alg)
 		_, der, err := pki.NewCSR(key, subj)
 		if err != nil {

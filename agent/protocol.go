@@ -65,8 +65,10 @@ type Deployment struct {
 type CSRRequest struct {
 	// ID names the request: a digest of the fields below. The agent sends
 	// it back with its CSR, and asks once per ID.
-	ID             string   `json:"id"`
-	CommonName     string   `json:"common_name"`
+	ID string `json:"id"`
+	// CommonName is empty when the policy keeps it out of the subject
+	// (subject_common_name = false); it is then among the SANs.
+	CommonName     string   `json:"common_name,omitempty"`
 	DNSNames       []string `json:"dns_names,omitempty"`
 	IPAddresses    []string `json:"ip_addresses,omitempty"`
 	EmailAddresses []string `json:"email_addresses,omitempty"`

@@ -72,6 +72,7 @@ type certPEMs struct{ cert, chain string }
 
 // view is what the handlers answer from, rebuilt after every pass.
 type view struct {
+	cfg       *spec.Config
 	revision  string
 	statePath string
 	// tokens are the agents' token hashes.
@@ -159,7 +160,7 @@ func (s *Server) waitChange() <-chan struct{} {
 // build makes the view. A certificate needs a CSR when the plan says it
 // awaits one (NoteAwaitingCSR).
 func (s *Server) build(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.ActionPlan, rev string, read func(string) (*state.Certificate, error)) *view {
-	v := &view{revision: rev, statePath: s.opts.StatePath(cfg), tokens: map[string][sha256.Size]byte{}, agents: map[string]*agentView{}}
+	v := &view{cfg: cfg, revision: rev, statePath: s.opts.StatePath(cfg), tokens: map[string][sha256.Size]byte{}, agents: map[string]*agentView{}}
 	for name, ag := range cfg.Agents {
 		var h [sha256.Size]byte
 		if b, err := hex.DecodeString(ag.TokenSHA256); err == nil && len(b) == sha256.Size {
@@ -208,7 +209,7 @@ func (s *Server) build(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.A
 				if rec != nil {
 					cur = rec.Fingerprint
 				}
-				d.CSR = csrRequest(c, cur)
+				d.CSR = csrRequest(cfg, c, cur)
 			}
 			if rec != nil {
 				if dep, ok := rec.Deployments[tname]; ok {
@@ -253,9 +254,10 @@ func (s *Server) build(cfg *spec.Config, snap *state.Snapshot, plan *reconcile.A
 // csrRequest is what c's CSR must ask for. Its ID digests that and the
 // fingerprint of the version to be replaced, so that a change of names
 // or algorithm, and each renewal, is a new request.
-func csrRequest(c *spec.Certificate, current string) *CSRRequest {
-	r := &CSRRequest{CommonName: c.CommonName, DNSNames: c.DNSNames, EmailAddresses: c.EmailAddresses, KeyAlgorithm: c.KeyAlgorithm}
-	for _, ip := range c.IPAddresses {
+func csrRequest(cfg *spec.Config, c *spec.Certificate, current string) *CSRRequest {
+	subj, alg := reconcile.CSRSubjectOf(cfg, c)
+	r := &CSRRequest{CommonName: subj.CommonName, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, KeyAlgorithm: alg}
+	for _, ip := range subj.IPAddresses {
 		r.IPAddresses = append(r.IPAddresses, ip.String())
 	}
 	b, _ := json.Marshal(r)
@@ -444,7 +446,7 @@ func (s *Server) postCSR(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("CSR refused", "agent", name, "certificate", sub.Certificate, "reason", "not the agent's certificate")
 		return
 	}
-	if _, err := reconcile.CheckCSR(c, []byte(sub.CSRPEM)); err != nil {
+	if _, err := reconcile.CheckCSR(v.cfg, c, []byte(sub.CSRPEM)); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%s: %v", reconcile.CertAddress(c.Name), err))
 		s.log.Warn("CSR refused", "agent", name, "certificate", c.Name, "reason", err.Error())
 		return

@@ -29,20 +29,12 @@ func NewCSR(key crypto.Signer, subj CSRSubject) (*x509.CertificateRequest, []byt
 	if key == nil {
 		return nil, nil, fmt.Errorf("creating CSR: no key")
 	}
+	subj = subj.withCommonNameInSANs()
 	tmpl := &x509.CertificateRequest{
 		Subject:        pkix.Name{CommonName: subj.CommonName},
-		DNSNames:       slices.Clone(subj.DNSNames),
-		IPAddresses:    slices.Clone(subj.IPAddresses),
-		EmailAddresses: slices.Clone(subj.EmailAddresses),
-	}
-	if cn := subj.CommonName; cn != "" {
-		if ip := net.ParseIP(cn); ip != nil {
-			if !containsIP(tmpl.IPAddresses, ip) {
-				tmpl.IPAddresses = slices.Insert(tmpl.IPAddresses, 0, ip)
-			}
-		} else if looksLikeDNSName(cn) && !containsFold(tmpl.DNSNames, cn) {
-			tmpl.DNSNames = slices.Insert(tmpl.DNSNames, 0, cn)
-		}
+		DNSNames:       subj.DNSNames,
+		IPAddresses:    subj.IPAddresses,
+		EmailAddresses: subj.EmailAddresses,
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
@@ -53,6 +45,37 @@ func NewCSR(key crypto.Signer, subj CSRSubject) (*x509.CertificateRequest, []byt
 		return nil, nil, fmt.Errorf("parsing CSR for %q: %w", subj.CommonName, err)
 	}
 	return csr, der, nil
+}
+
+// WithoutCommonName returns s with no CommonName, the name it held moved
+// into the SANs (first) if it is a DNS name or an IP address not already
+// there; a common name of any other shape is dropped. A certificate issued
+// for the result has an empty subject, which the TLS Baseline Requirements
+// (7.1.4.2.2) prefer: the common name is deprecated, and every name a TLS
+// client checks is in the SANs.
+func (s CSRSubject) WithoutCommonName() CSRSubject {
+	s = s.withCommonNameInSANs()
+	s.CommonName = ""
+	return s
+}
+
+// withCommonNameInSANs returns s with its CommonName added to the SANs
+// (first) if it is an IP address or a DNS name not already listed. The
+// lists of the result are copies when they change, s's otherwise, so the
+// caller must not modify them.
+func (s CSRSubject) withCommonNameInSANs() CSRSubject {
+	cn := s.CommonName
+	if cn == "" {
+		return s
+	}
+	if ip := net.ParseIP(cn); ip != nil {
+		if !containsIP(s.IPAddresses, ip) {
+			s.IPAddresses = slices.Insert(slices.Clip(s.IPAddresses), 0, ip)
+		}
+	} else if looksLikeDNSName(cn) && !containsFold(s.DNSNames, cn) {
+		s.DNSNames = slices.Insert(slices.Clip(s.DNSNames), 0, cn)
+	}
+	return s
 }
 
 // looksLikeDNSName reports whether s has the shape of a DNS name: dot

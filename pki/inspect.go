@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 )
 
 // ParseCertificatePEM returns the first CERTIFICATE block of data, skipping
@@ -67,10 +68,16 @@ func Fingerprint(cert *x509.Certificate) string {
 // bytes as openssl prints it ("01", "0abc"), so that the two can be
 // compared by eye or by grep.
 func SerialHex(cert *x509.Certificate) string {
-	if cert.SerialNumber == nil {
+	return SerialHexOf(cert.SerialNumber)
+}
+
+// SerialHexOf is SerialHex of a bare serial number ("" for nil): how an
+// OCSP request's serial is matched with the records.
+func SerialHexOf(n *big.Int) string {
+	if n == nil {
 		return ""
 	}
-	s := cert.SerialNumber.Text(16)
+	s := n.Text(16)
 	if len(s)%2 == 1 {
 		s = "0" + s
 	}

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -10,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -46,12 +46,16 @@ func ExtKeyUsageOf(usage string) (x509.ExtKeyUsage, error) {
 // The leaf gets the CSR's subject CN and its DNS, IP and email SANs, nothing
 // else from the CSR; a CN that is a DNS name or IP missing from the SANs is
 // added to them, and a CN longer than 64 bytes is left out of the subject
-// (the SANs still carry it). Extended key usages come from req.Usages (at
-// least one, all known). Key usage is digitalSignature, plus
+// (the SANs still carry it). A leaf with no CN has an empty subject and a
+// critical subjectAltName (RFC 5280 4.2.1.6). Extended key usages come from
+// req.Usages (at least one, all known). Key usage is digitalSignature, plus
 // keyEncipherment for RSA keys used for serverAuth or emailProtection.
-// CA:false, subject and authority key identifiers, certificate policies
-// (see policiesFor), the CA's URLs if it has any (see CAURLs), and a
-// random positive serial of up to 127 bits complete it.
+// CA:false, the authority key identifier, certificate policies (see
+// policiesFor), the CA's URLs if it has any (see CAURLs), and a random
+// positive serial of up to 127 bits complete it. There is no subject key
+// identifier: the TLS Baseline Requirements (7.1.2.7.6) recommend against
+// it in subscriber certificates, and path building uses the authority key
+// identifier, which matches the CA's subject key identifier.
 //
 // Validity: NotBefore is req.Now-Backdate (not before the CA's NotBefore)
 // and NotAfter is NotBefore+req.Validity-1s, so the lifetime counted
@@ -65,21 +69,45 @@ func ExtKeyUsageOf(usage string) (x509.ExtKeyUsage, error) {
 // email SANs (the TLS Baseline Requirements forbid both). Errors start with
 // "issuing NAME:".
 func (ca *LocalCA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
-	issued, err := ca.issue(ctx, req)
+	if req.CSR == nil {
+		return nil, fmt.Errorf("issuing %s: no CSR", req.Name)
+	}
+	issued, err := ca.issue(ctx, req, req.CSR.PublicKey, subjectOf(req.CSR), req.CSR)
 	if err != nil {
 		return nil, fmt.Errorf("issuing %s: %w", req.Name, err)
 	}
 	return issued, nil
 }
 
-func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error) {
+// IssueForKey signs req.PublicKey for the names in req.Subject, with no
+// CSR: for a key generated in this process there is no possession to
+// prove, and skipping the CSR's signing and verification saves half the
+// public-key operations of an issuance. req.CSR is ignored. The leaf and
+// the refusals are those of Issue, with "no public key" for a nil
+// PublicKey. It is safe for concurrent use.
+func (ca *LocalCA) IssueForKey(ctx context.Context, req IssueRequest) (*Issued, error) {
+	if req.PublicKey == nil {
+		return nil, fmt.Errorf("issuing %s: no public key", req.Name)
+	}
+	issued, err := ca.issue(ctx, req, req.PublicKey, req.Subject, nil)
+	if err != nil {
+		return nil, fmt.Errorf("issuing %s: %w", req.Name, err)
+	}
+	return issued, nil
+}
+
+// subjectOf is what a CSR asks for, as far as Issue takes it.
+func subjectOf(csr *x509.CertificateRequest) CSRSubject {
+	return CSRSubject{CommonName: csr.Subject.CommonName, DNSNames: csr.DNSNames, IPAddresses: csr.IPAddresses, EmailAddresses: csr.EmailAddresses}
+}
+
+// issue signs pub for subj; csr, if not nil, is the request they came
+// from, whose signature is checked once the request itself is.
+func (ca *LocalCA) issue(ctx context.Context, req IssueRequest, pub crypto.PublicKey, subj CSRSubject, csr *x509.CertificateRequest) (*Issued, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	csr := req.CSR
 	switch {
-	case csr == nil:
-		return nil, errors.New("no CSR")
 	case req.Validity <= 0:
 		return nil, fmt.Errorf("validity %s is not positive", req.Validity)
 	case req.Now.IsZero():
@@ -89,8 +117,10 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error)
 		return nil, fmt.Errorf("CA %q is not valid at %s (valid %s to %s)", ca.cert.Subject.CommonName,
 			req.Now.UTC().Format(time.RFC3339), ca.cert.NotBefore.Format(time.RFC3339), ca.cert.NotAfter.Format(time.RFC3339))
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("CSR signature: %w", err)
+	if csr != nil {
+		if err := csr.CheckSignature(); err != nil {
+			return nil, fmt.Errorf("CSR signature: %w", err)
+		}
 	}
 
 	ekus := make([]x509.ExtKeyUsage, 0, len(req.Usages))
@@ -112,12 +142,12 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error)
 	if serverAuth && slices.Contains(ekus, x509.ExtKeyUsageEmailProtection) {
 		return nil, fmt.Errorf("usages %s and %s cannot be combined: a TLS server certificate may not be an S/MIME certificate", UsageServerAuth, UsageEmailProtection)
 	}
-	if serverAuth && len(csr.EmailAddresses) > 0 {
-		return nil, fmt.Errorf("a %s certificate may not name email addresses (CSR has %s)", UsageServerAuth, strings.Join(csr.EmailAddresses, ", "))
+	if serverAuth && len(subj.EmailAddresses) > 0 {
+		return nil, fmt.Errorf("a %s certificate may not name email addresses (request has %s)", UsageServerAuth, strings.Join(subj.EmailAddresses, ", "))
 	}
 
 	ku := x509.KeyUsageDigitalSignature
-	switch csr.PublicKey.(type) {
+	switch pub.(type) {
 	case *rsa.PublicKey:
 		// RSA key transport (TLS 1.2 RSA key exchange, S/MIME enveloped
 		// data) encrypts to the key. RFC 5280 4.2.1.12 allows it for those
@@ -128,32 +158,18 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error)
 		}
 	case *ecdsa.PublicKey, ed25519.PublicKey:
 	default:
-		return nil, fmt.Errorf("unsupported public key type %T", csr.PublicKey)
+		return nil, fmt.Errorf("unsupported public key type %T", pub)
 	}
 
-	cn := csr.Subject.CommonName
-	dnsNames := slices.Clone(csr.DNSNames)
-	ips := slices.Clone(csr.IPAddresses)
-	if cn != "" {
-		if ip := net.ParseIP(cn); ip != nil {
-			if !containsIP(ips, ip) {
-				ips = slices.Insert(ips, 0, ip)
-			}
-		} else if looksLikeDNSName(cn) && !containsFold(dnsNames, cn) {
-			dnsNames = slices.Insert(dnsNames, 0, cn)
-		}
-	}
+	subj = subj.withCommonNameInSANs()
+	cn := subj.CommonName
 	if len(cn) > maxCommonNameLen {
 		cn = ""
 	}
-	if len(dnsNames)+len(ips)+len(csr.EmailAddresses) == 0 {
-		return nil, errors.New("CSR names nothing (no DNS, IP or email SAN)")
+	if len(subj.DNSNames)+len(subj.IPAddresses)+len(subj.EmailAddresses) == 0 {
+		return nil, errors.New("the request names nothing (no DNS, IP or email SAN)")
 	}
 
-	skid, err := subjectKeyID(csr.RawSubjectPublicKeyInfo)
-	if err != nil {
-		return nil, err
-	}
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
@@ -171,6 +187,8 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error)
 		return nil, fmt.Errorf("validity %s is too short: the certificate would expire at %s, before it is issued", req.Validity, notAfter.Format(time.RFC3339))
 	}
 
+	// An empty subject makes crypto/x509 mark the subjectAltName critical,
+	// as RFC 5280 4.2.1.6 requires.
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: cn},
@@ -180,17 +198,16 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest) (*Issued, error)
 		ExtKeyUsage:           ekus,
 		BasicConstraintsValid: true,
 		IsCA:                  false,
-		SubjectKeyId:          skid,
 		AuthorityKeyId:        ca.cert.SubjectKeyId,
-		DNSNames:              dnsNames,
-		IPAddresses:           ips,
-		EmailAddresses:        slices.Clone(csr.EmailAddresses),
-		Policies:              policiesFor(ekus, csr.EmailAddresses),
+		DNSNames:              subj.DNSNames,
+		IPAddresses:           subj.IPAddresses,
+		EmailAddresses:        subj.EmailAddresses,
+		Policies:              policiesFor(ekus, subj.EmailAddresses),
 		OCSPServer:            nonEmpty(ca.urls.OCSPURL),
 		IssuingCertificateURL: nonEmpty(ca.urls.IssuerURL),
 		CRLDistributionPoints: nonEmpty(ca.urls.CRLURL),
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, csr.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}

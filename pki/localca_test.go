@@ -2,6 +2,7 @@ package pki
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -55,6 +56,16 @@ func issue(t testing.TB, ca *LocalCA, alg string, subj CSRSubject, usages []stri
 	return iss
 }
 
+// issueForKey makes a key of alg and has ca sign it for subj, with no CSR.
+func issueForKey(t testing.TB, ca *LocalCA, alg string, subj CSRSubject, usages []string, validity time.Duration) *Issued {
+	t.Helper()
+	iss, err := ca.IssueForKey(context.Background(), IssueRequest{Name: "test", PublicKey: testKey(t, alg).Public(), Subject: subj, Usages: usages, Validity: validity, Now: testNow})
+	if err != nil {
+		t.Fatalf("IssueForKey(%s, %v) error: %v", alg, usages, err)
+	}
+	return iss
+}
+
 var (
 	ninetyDays = 90 * 24 * time.Hour
 	serverSubj = CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}, IPAddresses: []net.IP{net.ParseIP("8.8.8.8"), net.ParseIP("2001:4860:4860::8888")}}
@@ -82,48 +93,126 @@ func TestIssueEveryKeyAndUsage(t *testing.T) {
 	roots.AddCert(ca.Certificate())
 	for _, alg := range KeyAlgorithms {
 		for _, uc := range usageCases {
-			t.Run(alg+"/"+strings.Join(uc.usages, "+"), func(t *testing.T) {
-				iss := issue(t, ca, alg, uc.subj, uc.usages, ninetyDays)
-				leaf := iss.Leaf
-				checkLeaf(t, ca, leaf, alg, uc.ekus)
-				// Verify once per usage: x509.Verify wants the chain to allow
-				// any one of opts.KeyUsages.
-				for _, eku := range uc.ekus {
-					opts := x509.VerifyOptions{Roots: roots, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{eku}}
-					if eku == x509.ExtKeyUsageServerAuth {
-						opts.DNSName = uc.subj.DNSNames[0]
+			for _, is := range issuers {
+				t.Run(alg+"/"+strings.Join(uc.usages, "+")+"/"+is.name, func(t *testing.T) {
+					iss := is.issue(t, ca, alg, uc.subj, uc.usages, ninetyDays)
+					leaf := iss.Leaf
+					checkLeaf(t, ca, leaf, alg, uc.ekus)
+					// Verify once per usage: x509.Verify wants the chain to allow
+					// any one of opts.KeyUsages.
+					for _, eku := range uc.ekus {
+						opts := x509.VerifyOptions{Roots: roots, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{eku}}
+						if eku == x509.ExtKeyUsageServerAuth {
+							opts.DNSName = uc.subj.DNSNames[0]
+						}
+						if _, err := leaf.Verify(opts); err != nil {
+							t.Errorf("Verify(%v) error: %v", eku, err)
+						}
 					}
-					if _, err := leaf.Verify(opts); err != nil {
-						t.Errorf("Verify(%v) error: %v", eku, err)
+					if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err == nil {
+						t.Error("Verify(CodeSigning) succeeded, want an EKU error")
 					}
-				}
-				if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err == nil {
-					t.Error("Verify(CodeSigning) succeeded, want an EKU error")
-				}
-				wantSANs := slices.Concat([]string{uc.subj.CommonName}, uc.subj.DNSNames)
-				if uc.subj.CommonName == emailSubj.CommonName {
-					wantSANs = nil // an email address as CN is not copied to the DNS SANs
-				}
-				if !slices.Equal(leaf.DNSNames, wantSANs) {
-					t.Errorf("DNSNames = %q, want %q", leaf.DNSNames, wantSANs)
-				}
-				if !slices.EqualFunc(leaf.IPAddresses, uc.subj.IPAddresses, net.IP.Equal) {
-					t.Errorf("IPAddresses = %v, want %v", leaf.IPAddresses, uc.subj.IPAddresses)
-				}
-				if !slices.Equal(leaf.EmailAddresses, uc.subj.EmailAddresses) {
-					t.Errorf("EmailAddresses = %q, want %q", leaf.EmailAddresses, uc.subj.EmailAddresses)
-				}
-				if leaf.Subject.CommonName != uc.subj.CommonName {
-					t.Errorf("CN = %q, want %q", leaf.Subject.CommonName, uc.subj.CommonName)
-				}
-				if string(iss.ChainPEM) != string(ca.CertPEM()) {
-					t.Error("ChainPEM is not the CA certificate")
-				}
-				if got, err := ParseCertificatePEM(iss.CertPEM); err != nil || !got.Equal(leaf) {
-					t.Errorf("CertPEM does not hold Leaf (err %v)", err)
-				}
-			})
+					wantSANs := slices.Concat([]string{uc.subj.CommonName}, uc.subj.DNSNames)
+					if uc.subj.CommonName == emailSubj.CommonName {
+						wantSANs = nil // an email address as CN is not copied to the DNS SANs
+					}
+					if !slices.Equal(leaf.DNSNames, wantSANs) {
+						t.Errorf("DNSNames = %q, want %q", leaf.DNSNames, wantSANs)
+					}
+					if !slices.EqualFunc(leaf.IPAddresses, uc.subj.IPAddresses, net.IP.Equal) {
+						t.Errorf("IPAddresses = %v, want %v", leaf.IPAddresses, uc.subj.IPAddresses)
+					}
+					if !slices.Equal(leaf.EmailAddresses, uc.subj.EmailAddresses) {
+						t.Errorf("EmailAddresses = %q, want %q", leaf.EmailAddresses, uc.subj.EmailAddresses)
+					}
+					if leaf.Subject.CommonName != uc.subj.CommonName {
+						t.Errorf("CN = %q, want %q", leaf.Subject.CommonName, uc.subj.CommonName)
+					}
+					if string(iss.ChainPEM) != string(ca.CertPEM()) {
+						t.Error("ChainPEM is not the CA certificate")
+					}
+					if got, err := ParseCertificatePEM(iss.CertPEM); err != nil || !got.Equal(leaf) {
+						t.Errorf("CertPEM does not hold Leaf (err %v)", err)
+					}
+				})
+			}
 		}
+	}
+}
+
+// A subject without a CN gives a leaf with an empty subject, the CN's name
+// first among the SANs and the subjectAltName extension critical (RFC 5280
+// 4.2.1.6), by either way of issuing.
+func TestIssueWithoutCommonName(t *testing.T) {
+	ca := testCA(t, ECDSAP256)
+	subj := CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}}.WithoutCommonName()
+	for _, is := range issuers {
+		leaf := is.issue(t, ca, ECDSAP256, subj, []string{UsageServerAuth}, ninetyDays).Leaf
+		if len(leaf.Subject.Names) != 0 || string(leaf.RawSubject) != "\x30\x00" {
+			t.Errorf("%s: subject = %q (% x), want empty", is.name, leaf.Subject, leaf.RawSubject)
+		}
+		if want := []string{"www.example.com", "example.com"}; !slices.Equal(leaf.DNSNames, want) {
+			t.Errorf("%s: DNSNames = %q, want %q", is.name, leaf.DNSNames, want)
+		}
+		i := slices.IndexFunc(leaf.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) })
+		if i < 0 || !leaf.Extensions[i].Critical {
+			t.Errorf("%s: subjectAltName missing or not critical (index %d)", is.name, i)
+		}
+	}
+	// With a CN the extension is not critical.
+	leaf := issueForKey(t, ca, ECDSAP256, serverSubj, []string{UsageServerAuth}, ninetyDays).Leaf
+	for _, e := range leaf.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) && e.Critical {
+			t.Error("subjectAltName is critical in a leaf with a subject CN")
+		}
+	}
+}
+
+// IssueForKey refuses what Issue refuses, and a request with no key; it
+// ignores a CSR.
+func TestIssueForKeyRefuses(t *testing.T) {
+	ca := testCA(t, ECDSAP256)
+	key := testKey(t, ECDSAP256).Public()
+	ok := IssueRequest{Name: "www", PublicKey: key, Subject: CSRSubject{CommonName: "www.example.com"}, Usages: []string{"server_auth"}, Validity: ninetyDays, Now: testNow}
+	tests := []struct {
+		name string
+		edit func(*IssueRequest)
+		want string
+	}{
+		{"no key", func(r *IssueRequest) { r.PublicKey = nil }, "no public key"},
+		{"private key", func(r *IssueRequest) { r.PublicKey = testKey(t, ECDSAP256) }, "unsupported public key"},
+		{"zero validity", func(r *IssueRequest) { r.Validity = 0 }, "not positive"},
+		{"server with email SAN", func(r *IssueRequest) { r.Subject.EmailAddresses = []string{"a@example.com"} }, "email"},
+		{"no names", func(r *IssueRequest) { r.Subject = CSRSubject{}; r.Usages = []string{"client_auth"} }, "names nothing"},
+		{"CN that names nothing, left out", func(r *IssueRequest) {
+			r.Subject = CSRSubject{CommonName: "Alice Example"}.WithoutCommonName()
+			r.Usages = []string{"client_auth"}
+		}, "names nothing"},
+	}
+	for _, tc := range tests {
+		req := ok
+		tc.edit(&req)
+		iss, err := ca.IssueForKey(context.Background(), req)
+		if err == nil {
+			t.Errorf("%s: IssueForKey = %v, nil; want an error", tc.name, iss.Leaf.Subject)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "issuing www: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: IssueForKey error = %q, want \"issuing www: ...%s...\"", tc.name, err, tc.want)
+		}
+	}
+	other, _, err := NewCSR(testKey(t, RSA2048), CSRSubject{CommonName: "other.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ok
+	req.CSR = other
+	iss, err := ca.IssueForKey(context.Background(), req)
+	if err != nil {
+		t.Fatalf("IssueForKey with a CSR: %v", err)
+	}
+	if !iss.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key) || iss.Leaf.Subject.CommonName != "www.example.com" {
+		t.Errorf("IssueForKey took the CSR: key %T, CN %q", iss.Leaf.PublicKey, iss.Leaf.Subject.CommonName)
 	}
 }
 
@@ -148,8 +237,8 @@ func checkLeaf(t *testing.T, ca *LocalCA, leaf *x509.Certificate, alg string, ek
 	if leaf.KeyUsage != wantKU {
 		t.Errorf("KeyUsage = %b, want %b", leaf.KeyUsage, wantKU)
 	}
-	if want := rfc7093(t, leaf.RawSubjectPublicKeyInfo); !slices.Equal(leaf.SubjectKeyId, want) {
-		t.Errorf("SubjectKeyId = %x, want %x (RFC 7093 method 1)", leaf.SubjectKeyId, want)
+	if leaf.SubjectKeyId != nil {
+		t.Errorf("SubjectKeyId = %x, want none (TLS BR 7.1.2.7.6)", leaf.SubjectKeyId)
 	}
 	if len(ca.Certificate().SubjectKeyId) == 0 || !slices.Equal(leaf.AuthorityKeyId, ca.Certificate().SubjectKeyId) {
 		t.Errorf("AuthorityKeyId = %x, want the CA's SKID %x", leaf.AuthorityKeyId, ca.Certificate().SubjectKeyId)
@@ -318,8 +407,8 @@ func TestIssueForeignCSR(t *testing.T) {
 	if len(leaf.URIs) != 0 || leaf.Subject.String() != "CN=x.example.com" {
 		t.Errorf("URIs %v, subject %q; want no URIs and CN only", leaf.URIs, leaf.Subject)
 	}
-	if leaf.AuthorityKeyId == nil || leaf.SubjectKeyId == nil {
-		t.Error("missing key identifiers")
+	if leaf.AuthorityKeyId == nil || leaf.SubjectKeyId != nil {
+		t.Errorf("key identifiers: authority %x, subject %x; want the authority's only", leaf.AuthorityKeyId, leaf.SubjectKeyId)
 	}
 
 	der, err = x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "8.8.8.8"}}, testKey(t, ECDSAP256))

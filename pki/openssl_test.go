@@ -48,6 +48,22 @@ func TestOpenSSLVerify(t *testing.T) {
 		}
 	}
 
+	// A leaf without a subject CN (its SANs critical) verifies too, by
+	// its SANs.
+	ca := testCA(t, ECDSAP256)
+	subj := serverSubj.WithoutCommonName()
+	for _, alg := range []string{ECDSAP256, RSA2048} {
+		iss := issueForKey(t, ca, alg, subj, []string{UsageServerAuth}, ninetyDays)
+		for _, name := range []string{"www.example.com", "example.com"} {
+			if out, ok := opensslVerify(t, ca.CertPEM(), iss.CertPEM, "-purpose", "sslserver", "-verify_hostname", name); !ok {
+				t.Errorf("openssl verify %s leaf without CN for %s: %s", alg, name, out)
+			}
+		}
+		if out, ok := opensslVerify(t, ca.CertPEM(), iss.CertPEM, "-purpose", "sslserver", "-verify_hostname", "other.example.com"); ok {
+			t.Errorf("openssl verify accepted a leaf without CN for a name it lacks: %s", out)
+		}
+	}
+
 	// The check must be able to fail: another CA's leaf, and a purpose the
 	// leaf does not have.
 	leaf := issue(t, testCA(t, ECDSAP256), ECDSAP256, serverSubj, []string{UsageServerAuth}, ninetyDays)

@@ -1,16 +1,22 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/x509"
 	"time"
 )
 
-// IssueRequest asks an issuer to sign a CSR. The key behind the CSR stays
-// with the caller: issuers never see private keys of leaves.
+// IssueRequest asks an issuer to sign a CSR, or (LocalCA.IssueForKey) a
+// public key for a subject. The private key stays with the caller: issuers
+// never see private keys of leaves.
 type IssueRequest struct {
 	// Name is the certificate's name in the config, for errors and logs.
 	Name string
 	CSR  *x509.CertificateRequest
+	// PublicKey and Subject are what LocalCA.IssueForKey signs, in place
+	// of a CSR; Issue ignores them.
+	PublicKey crypto.PublicKey
+	Subject   CSRSubject
 	// Usages are the policy's extended key usages: "server_auth",
 	// "client_auth", "email_protection".
 	Usages []string

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -260,8 +261,9 @@ func (pl *planner) acmeIssuer(is *spec.Issuer) {
 
 // removal turns the forget change of a certificate that left the
 // configuration into a revoke when it was applied with on_remove =
-// "revoke", its issuer can revoke (ACME) and it has not expired; otherwise
-// the reason says why it is only forgotten.
+// "revoke", its issuer is still configured and it has not expired: an
+// ACME CA revokes it, a local CA publishes it in its CRL and OCSP.
+// Otherwise the reason says why it is only forgotten.
 func (pl *planner) removal(ch *Change, rec *state.Certificate) {
 	if rec.OnRemove != "revoke" || rec.Fingerprint == "" {
 		return
@@ -270,12 +272,19 @@ func (pl *planner) removal(ch *Change, rec *state.Certificate) {
 	switch {
 	case !pl.now.Before(rec.NotAfter):
 		ch.Reason = "not in the configuration, and expired at " + ts(rec.NotAfter) + ": removed from the state (nothing to revoke)"
+	case !rec.RevokedAt.IsZero():
+		ch.Reason = "not in the configuration, and revoked at " + ts(rec.RevokedAt) + " already: removed from the state"
 	case is == nil:
 		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is gone too: removed from the state, not revoked"
-	case is.Type != spec.IssuerTypeACME:
-		ch.Reason = `not in the configuration (on_remove = "revoke"), but a local CA publishes no revocations yet: removed from the state, not revoked`
+	case is.Type == spec.IssuerTypeExternal:
+		ch.Reason = `not in the configuration (on_remove = "revoke"), but ` + IssuerAddress(rec.Issuer) + " is external and certctl cannot revoke at its CA: removed from the state, not revoked"
+	case is.Type == spec.IssuerTypeLocalCA:
+		ch.Action = ActionRevoke
+		ch.RevocationReason = pki.RevocationReasonName(revokeReason)
+		ch.Reason = `not in the configuration (on_remove = "revoke"): revoked in the CRL and OCSP of ` + IssuerAddress(rec.Issuer) + ", then removed from the state"
 	default:
 		ch.Action = ActionRevoke
+		ch.RevocationReason = pki.RevocationReasonName(revokeReason)
 		ch.Reason = `not in the configuration (on_remove = "revoke"): revoked at ` + IssuerAddress(rec.Issuer) + ", then removed from the state"
 	}
 }
@@ -383,37 +392,97 @@ func (a *applier) failureBackoff(c *spec.Certificate, failures int, cause error)
 	return wait
 }
 
-// revoke revokes rec's certificate at its issuer, removes the record and
-// announces it. It returns the event's error apart: the revocation stands
-// even when the event could not be recorded. On failure the record stays,
-// so the next plan revokes again.
-func (a *applier) revoke(ctx context.Context, ch Change, rec *state.Certificate) (evErr, err error) {
+// revoke carries out a revoke change. An ACME issuer (or any Revoker)
+// revokes rec's certificate at the CA; a local CA has nothing to ask, as
+// the state is what its CRL and OCSP publish. Then the revocation is
+// recorded with the event that announces it (state.DB.Revoke): a
+// certificate that left the configuration is removed from the state, a
+// declared one (certctl revoke) is kept, marked revoked, and returned as
+// next, so the next plan replaces it. The event's error comes apart: the
+// revocation stands even when the event could not be recorded. On
+// failure the record stays as it was, so the next plan revokes again.
+func (a *applier) revoke(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, evErr, err error) {
 	if rec == nil {
-		return nil, nil // already gone
+		return nil, nil, nil // already gone
 	}
 	wrap := func(err error) error { return fmt.Errorf("revoking %s: %w", ch.Address, err) }
-	iss, err := a.issuer(ctx, rec.Issuer)
+	reasonName := cmp.Or(ch.RevocationReason, pki.RevocationReasonName(revokeReason))
+	reason, err := pki.ParseRevocationReason(reasonName)
 	if err != nil {
-		return nil, wrap(err)
+		return rec, nil, wrap(err)
 	}
-	rv, ok := iss.(Revoker)
-	if !ok {
-		return nil, wrap(fmt.Errorf("%s cannot revoke certificates", IssuerAddress(rec.Issuer)))
+	is := a.cfg.Issuers[rec.Issuer]
+	_, override := a.deps.Issuers[rec.Issuer]
+	local := is != nil && is.Type == spec.IssuerTypeLocalCA && !override
+	where := "at " + IssuerAddress(rec.Issuer)
+	if local {
+		where = "in the CRL and OCSP of " + IssuerAddress(rec.Issuer)
+	} else {
+		iss, err := a.issuer(ctx, rec.Issuer)
+		if err != nil {
+			return rec, nil, wrap(err)
+		}
+		rv, ok := iss.(Revoker)
+		if !ok {
+			return rec, nil, wrap(fmt.Errorf("%s cannot revoke certificates", IssuerAddress(rec.Issuer)))
+		}
+		leaf, err := pki.ParseCertificatePEM(rec.CertPEM)
+		if err != nil {
+			return rec, nil, wrap(fmt.Errorf("the recorded certificate: %w", err))
+		}
+		if err := rv.Revoke(ctx, leaf, uint(reason)); err != nil {
+			return rec, nil, wrap(err)
+		}
 	}
-	leaf, err := pki.ParseCertificatePEM(rec.CertPEM)
-	if err != nil {
-		return nil, wrap(fmt.Errorf("the recorded certificate: %w", err))
+	now := a.deps.Now()
+	keep := a.cfg.Certificates[ch.Name] != nil
+	why := "it left the configuration"
+	if keep {
+		why = "the next apply issues a new certificate"
+		next = cloneRecord(rec)
+		next.RevokedAt, next.RevokedReason, next.UpdatedAt = now, reason, now
 	}
-	if err := rv.Revoke(ctx, leaf, revokeReason); err != nil {
-		return nil, wrap(err)
-	}
-	msg := fmt.Sprintf("revoked serial %s at %s (cessationOfOperation): it left the configuration", rec.Serial, IssuerAddress(rec.Issuer))
+	msg := fmt.Sprintf("revoked serial %s %s (%s): %s", rec.Serial, where, reasonName, why)
 	rows, buildErr := a.eventRows(ch.Name, rec, notify.EventRevoked, 0, msg, nil)
-	err, evErr = a.remove(ctx, ch.Name, rows)
-	if err != nil {
-		return nil, wrap(fmt.Errorf("revoked, but removing it from the state: %w", err))
+	rev := &state.Revocation{Issuer: rec.Issuer, Serial: rec.Serial, Name: ch.Name, RevokedAt: now, Reason: reason, NotAfter: rec.NotAfter}
+	if _, ok := a.deps.Store.(revocationStore); !ok && !local && !keep {
+		// A store without revocation records: the CA publishes the
+		// revocation, the record only has to go.
+		err, evErr = a.remove(ctx, ch.Name, rows)
+	} else {
+		err, evErr = a.recordRevocation(ctx, rev, next, rows)
 	}
-	return errors.Join(buildErr, evErr), nil
+	if err != nil {
+		if local {
+			return rec, nil, wrap(err)
+		}
+		return rec, nil, wrap(fmt.Errorf("revoked at the CA, but recording it in the state: %w", err))
+	}
+	return next, errors.Join(buildErr, evErr), nil
+}
+
+// revocationStore is a store that records a revocation, the certificate
+// it concerns and the rows of its event in one transaction
+// (state.DB.Revoke).
+type revocationStore interface {
+	Revoke(ctx context.Context, rev *state.Revocation, rec *state.Certificate, rows ...*state.Notification) error
+}
+
+// recordRevocation writes rev with next (nil: the record is removed) and
+// rows, in one transaction when the store is also the queue, as commit
+// writes a certificate.
+func (a *applier) recordRevocation(ctx context.Context, rev *state.Revocation, next *state.Certificate, rows []*state.Notification) (err, evErr error) {
+	s, ok := a.deps.Store.(revocationStore)
+	if !ok {
+		return fmt.Errorf("the state store cannot record revocations"), nil
+	}
+	if q, _ := a.deps.Notifications.(revocationStore); len(rows) > 0 && q == s {
+		return s.Revoke(ctx, rev, next, rows...), nil
+	}
+	if err := s.Revoke(ctx, rev, next); err != nil {
+		return err, nil
+	}
+	return nil, a.enqueue(ctx, rows)
 }
 
 // certDeleteWithEvents is a store that removes a certificate record and

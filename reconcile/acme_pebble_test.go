@@ -209,7 +209,7 @@ func TestACMEPebbleAgentCSR(t *testing.T) {
 	if res, err := Apply(ctx, plan, cfg, Deps{Store: db}); err != nil || res.Created != 1 {
 		t.Fatalf("Apply() = %+v, %v; want the account only", res, err)
 	}
-	subj, alg := CSRSubjectOf(c)
+	subj, alg := CSRSubjectOf(cfg, c)
 	key, csr := testCSR(t, alg, subj)
 	if err := db.PutCertificate(ctx, &state.Certificate{Name: "c000", Status: state.StatusPending,
 		CSR: &state.PendingCSR{PEM: csr, Agent: "web1", RequestID: "r1", SubmittedAt: time.Now()}}); err != nil {

@@ -187,21 +187,24 @@ func TestPlanRevokeOnRemove(t *testing.T) {
 	rec("local", "internal", "revoke", na)
 	rec("orphan", "vanished", "revoke", na)
 	rec("plain", "le", "", na)
+	rec("revoked", "internal", "revoke", na)
+	snap.Certificates["revoked"].RevokedAt = t0.Add(-time.Hour)
 	p := Plan(cfg, snap, nil, t0)
 	want := []string{
 		`- certificate.expired: not in the configuration, and expired at 2026-05-31T23:00:00Z: removed from the state (nothing to revoke)`,
 		`x certificate.gone: not in the configuration (on_remove = "revoke"): revoked at issuer.le, then removed from the state`,
-		`- certificate.local: not in the configuration (on_remove = "revoke"), but a local CA publishes no revocations yet: removed from the state, not revoked`,
+		`x certificate.local: not in the configuration (on_remove = "revoke"): revoked in the CRL and OCSP of issuer.internal, then removed from the state`,
 		`- certificate.orphan: not in the configuration (on_remove = "revoke"), but issuer.vanished is gone too: removed from the state, not revoked`,
 		`- certificate.plain: not in the configuration: removed from the state, not revoked`,
+		`- certificate.revoked: not in the configuration, and revoked at 2026-05-31T23:00:00Z already: removed from the state`,
 	}
 	if got := describe(p); !slices.Equal(got, want) {
 		t.Errorf("Plan() =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if p.Summary.Revoke != 1 || p.Summary.Forget != 4 {
-		t.Errorf("Summary = %+v, want 1 revoke and 4 forget", p.Summary)
+	if p.Summary.Revoke != 2 || p.Summary.Forget != 4 {
+		t.Errorf("Summary = %+v, want 2 revoke and 4 forget", p.Summary)
 	}
-	if line := p.Summary.SummaryLine(); !strings.HasSuffix(line, "4 to forget, 1 to revoke.") {
+	if line := p.Summary.SummaryLine(); !strings.HasSuffix(line, "4 to forget, 2 to revoke.") {
 		t.Errorf("SummaryLine() = %q", line)
 	}
 	if ActionRevoke.Symbol() != "x" || ActionRevoke.String() != "revoke" {
@@ -338,9 +341,11 @@ func TestConfigDigestHidesACMESecrets(t *testing.T) {
 
 // signingIssuer is a local CA standing in for an ACME CA in tests of
 // Apply's logic: it also revokes (recording what) and answers renewal
-// info with a fixed window. The end-to-end tests use a real pebble.
+// info with a fixed window. The end-to-end tests use a real pebble. The
+// CA is a field, not embedded: like an ACME CA, it signs CSRs only (no
+// IssueForKey).
 type signingIssuer struct {
-	*pki.LocalCA
+	ca         *pki.LocalCA
 	start, end time.Time
 
 	mu      sync.Mutex
@@ -353,14 +358,17 @@ func newSigningIssuer(t *testing.T) *signingIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &signingIssuer{LocalCA: ca, revoked: map[string]uint{}}
+	return &signingIssuer{ca: ca, revoked: map[string]uint{}}
 }
 
 func (s *signingIssuer) Issue(ctx context.Context, req pki.IssueRequest) (*pki.Issued, error) {
 	s.mu.Lock()
 	s.orders++
 	s.mu.Unlock()
-	return s.LocalCA.Issue(ctx, req)
+	if req.CSR == nil {
+		return nil, errors.New("no CSR")
+	}
+	return s.ca.Issue(ctx, req)
 }
 
 func (s *signingIssuer) Revoke(_ context.Context, leaf *x509.Certificate, reason uint) error {

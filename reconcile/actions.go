@@ -108,7 +108,14 @@ const (
 	AttrKeyAlgorithm   = "key_algorithm"
 	AttrIssuer         = "issuer"
 	AttrUsages         = "usages"
-	AttrValidity       = "validity" // issuers only
+	// A local CA's publication URLs, written into its certificates.
+	AttrIssuerURL = "issuer_url"
+	AttrOCSPURL   = "ocsp_url"
+	AttrCRLURL    = "crl_url"
+	// AttrSubjectCommonName is the policy's subject_common_name: whether
+	// the common name is in the subject.
+	AttrSubjectCommonName = "subject_common_name"
+	AttrValidity          = "validity" // issuers only
 	// AttrKeyHolder is where the private key is kept: the state, or the
 	// agent that generated it (see KeyAgent).
 	AttrKeyHolder = "key_holder"
@@ -145,6 +152,9 @@ type Change struct {
 	Event     string   `json:"event,omitempty"`
 	Threshold string   `json:"threshold,omitempty"`
 	Notifiers []string `json:"notifiers,omitempty"`
+	// RevocationReason is the RFC 5280 reason name a revoke change gives
+	// ("keyCompromise"); "" reads as cessationOfOperation.
+	RevocationReason string `json:"revocation_reason,omitempty"`
 }
 
 // AttrDiff is one changed attribute; values are rendered for display.
@@ -170,6 +180,10 @@ const (
 	// every order planned for it; apply issues the most urgent and defers
 	// the rest to a later run (see ratelimit.go).
 	NoteRateLimit NoteKind = "rate_limit"
+	// NoteExternal: a certificate of an external issuer needs a hand
+	// (not imported, renewal due, expired, or its attributes changed):
+	// certctl cannot issue it (see external.go).
+	NoteExternal NoteKind = "external"
 )
 
 // Note is something a plan reports that is not a change.

@@ -34,48 +34,61 @@ func KeyAgent(cfg *spec.Config, c *spec.Certificate) string {
 	return agent
 }
 
-// CSRSubjectOf is what a CSR for c must ask for: its names as NewCSR
-// puts them (the common name among the SANs) and its key algorithm.
-func CSRSubjectOf(c *spec.Certificate) (pki.CSRSubject, string) {
-	return pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}, c.KeyAlgorithm
+// CSRSubjectOf is what a CSR for c must ask for under cfg: its names (no
+// common name in the subject when its policy says subject_common_name =
+// false) and its key algorithm.
+func CSRSubjectOf(cfg *spec.Config, c *spec.Certificate) (pki.CSRSubject, string) {
+	subj := pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}
+	if specAttrs(c, cfg).NoSubjectCN {
+		subj = subj.WithoutCommonName()
+	}
+	return subj, c.KeyAlgorithm
 }
 
-// CheckCSR parses csrPEM and checks it asks for exactly what c specifies:
-// the common name, the DNS names, IP and e-mail addresses (the common name
-// may also be among the SANs, as pki.NewCSR puts it) and a key of c's
-// algorithm. The error names the first mismatch.
-func CheckCSR(c *spec.Certificate, csrPEM []byte) (*x509.CertificateRequest, error) {
+// CheckCSR parses csrPEM and checks it asks for exactly what c specifies
+// under cfg: the subject common name (see CSRSubjectOf), the DNS names,
+// IP and e-mail addresses (the common name among them when it has the
+// shape of one, as pki.NewCSR puts it; it may be missing from a CSR's
+// SANs if it is in its subject) and a key of c's algorithm. The error
+// names the first mismatch.
+func CheckCSR(cfg *spec.Config, c *spec.Certificate, csrPEM []byte) (*x509.CertificateRequest, error) {
 	csr, err := pki.ParseCSRPEM(csrPEM)
 	if err != nil {
 		return nil, err
 	}
-	if alg := pki.KeyAlgorithmOf(csr.PublicKey); alg != c.KeyAlgorithm {
-		return nil, fmt.Errorf("CSR key is %s, the certificate specifies %s", algName(alg), c.KeyAlgorithm)
+	subj, alg := CSRSubjectOf(cfg, c)
+	if got := pki.KeyAlgorithmOf(csr.PublicKey); got != alg {
+		return nil, fmt.Errorf("CSR key is %s, the certificate specifies %s", algName(got), alg)
 	}
-	if csr.Subject.CommonName != c.CommonName {
-		return nil, fmt.Errorf("CSR common name is %q, the certificate specifies %q", csr.Subject.CommonName, c.CommonName)
+	if csr.Subject.CommonName != subj.CommonName {
+		return nil, fmt.Errorf("CSR common name is %q, the certificate specifies %q", csr.Subject.CommonName, subj.CommonName)
 	}
-	wantDNS, wantIPs := slices.Clone(c.DNSNames), make([]string, 0, len(c.IPAddresses)+1)
-	for _, ip := range c.IPAddresses {
-		wantIPs = append(wantIPs, ip.String())
-	}
-	if ip := net.ParseIP(c.CommonName); ip != nil {
-		wantIPs = append(wantIPs, ip.String())
-	} else if c.CommonName != "" {
-		wantDNS = append(wantDNS, c.CommonName)
-	}
-	gotIPs := make([]string, len(csr.IPAddresses))
+	want := subj.WithoutCommonName() // the SANs, the common name among them
+	gotDNS, gotIPs := csr.DNSNames, make([]string, len(csr.IPAddresses))
 	for i, ip := range csr.IPAddresses {
 		gotIPs[i] = ip.String()
+	}
+	wantIPs := make([]string, len(want.IPAddresses))
+	for i, ip := range want.IPAddresses {
+		wantIPs[i] = ip.String()
+	}
+	// A CSR made without pki.NewCSR may leave its subject's name out of
+	// its SANs: the certificate gets it either way.
+	if cn := csr.Subject.CommonName; cn != "" {
+		if ip := net.ParseIP(cn); ip != nil {
+			gotIPs = append(gotIPs, ip.String())
+		} else if slices.ContainsFunc(want.DNSNames, func(n string) bool { return strings.EqualFold(n, cn) }) {
+			gotDNS = append(slices.Clip(gotDNS), cn)
+		}
 	}
 	for _, f := range []struct {
 		what      string
 		got, want []string
 		fold      bool
 	}{
-		{"DNS names", csr.DNSNames, wantDNS, true},
+		{"DNS names", gotDNS, want.DNSNames, true},
 		{"IP addresses", gotIPs, wantIPs, false},
-		{"e-mail addresses", csr.EmailAddresses, c.EmailAddresses, false},
+		{"e-mail addresses", csr.EmailAddresses, want.EmailAddresses, false},
 	} {
 		got, want := normNames(f.got, f.fold), normNames(f.want, f.fold)
 		if !slices.Equal(got, want) {
@@ -96,11 +109,11 @@ func algName(s string) string {
 }
 
 // csrReady reports whether rec holds a CSR from agent that still matches c.
-func csrReady(c *spec.Certificate, rec *state.Certificate, agent string) bool {
+func csrReady(cfg *spec.Config, c *spec.Certificate, rec *state.Certificate, agent string) bool {
 	if rec == nil || rec.CSR == nil || rec.CSR.Agent != agent {
 		return false
 	}
-	_, err := CheckCSR(c, rec.CSR.PEM)
+	_, err := CheckCSR(cfg, c, rec.CSR.PEM)
 	return err == nil
 }
 

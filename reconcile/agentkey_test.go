@@ -31,6 +31,10 @@ func TestCheckCSR(t *testing.T) {
 	c := &spec.Certificate{Name: "www", CommonName: "www.example.com", DNSNames: []string{"www.example.com", "example.com"},
 		IPAddresses: []net.IP{net.ParseIP("192.0.2.1")}, KeyAlgorithm: "ecdsa-p256"}
 	ipCert := &spec.Certificate{Name: "ip", CommonName: "192.0.2.9", KeyAlgorithm: "ed25519"}
+	mail := &spec.Certificate{Name: "mail", CommonName: "Postmaster", EmailAddresses: []string{"pm@example.com"}, KeyAlgorithm: "ecdsa-p256"}
+	cfg := testConfig(t.TempDir())
+	cfg.Policies["nocn"] = &spec.Policy{Name: "nocn", KeyAlgorithm: "ecdsa-p256", OmitSubjectCommonName: true}
+	noCN := &spec.Certificate{Name: "nocn", CommonName: "www.example.com", DNSNames: []string{"example.com"}, Policy: "nocn", KeyAlgorithm: "ecdsa-p256"}
 	tests := []struct {
 		name string
 		c    *spec.Certificate
@@ -46,11 +50,14 @@ func TestCheckCSR(t *testing.T) {
 		{"other common name", c, "ecdsa-p256", pki.CSRSubject{CommonName: "example.com", DNSNames: []string{"www.example.com"}, IPAddresses: c.IPAddresses}, `CSR common name is "example.com"`},
 		{"e-mail added", c, "ecdsa-p256", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}, IPAddresses: c.IPAddresses, EmailAddresses: []string{"a@b.c"}}, "CSR e-mail addresses are [a@b.c]"},
 		{"other key", c, "rsa-2048", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}, IPAddresses: c.IPAddresses}, "CSR key is rsa-2048, the certificate specifies ecdsa-p256"},
+		{"common name not a name", mail, "ecdsa-p256", pki.CSRSubject{CommonName: "Postmaster", EmailAddresses: []string{"pm@example.com"}}, ""},
+		{"no subject common name", noCN, "ecdsa-p256", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}}.WithoutCommonName(), ""},
+		{"subject common name against the policy", noCN, "ecdsa-p256", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}}, `CSR common name is "www.example.com", the certificate specifies ""`},
 		{"other curve", c, "ecdsa-p384", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}, IPAddresses: c.IPAddresses}, "CSR key is ecdsa-p384"},
 	}
 	for _, tt := range tests {
 		_, pemBytes := testCSR(t, tt.alg, tt.subj)
-		_, err := CheckCSR(tt.c, pemBytes)
+		_, err := CheckCSR(cfg, tt.c, pemBytes)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("CheckCSR(%s) = %v, want accepted", tt.name, err)
@@ -59,14 +66,14 @@ func TestCheckCSR(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "junk", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"} {
-		if _, err := CheckCSR(c, []byte(bad)); err == nil {
+		if _, err := CheckCSR(cfg, c, []byte(bad)); err == nil {
 			t.Errorf("CheckCSR(%q) accepted", bad)
 		}
 	}
 	// A CSR whose signature does not verify is refused.
 	_, good := testCSR(t, "ecdsa-p256", pki.CSRSubject{CommonName: "www.example.com", DNSNames: []string{"example.com"}, IPAddresses: c.IPAddresses})
 	tampered := []byte(strings.Replace(string(good), "A", "B", 1))
-	if _, err := CheckCSR(c, tampered); err == nil {
+	if _, err := CheckCSR(cfg, c, tampered); err == nil {
 		t.Errorf("CheckCSR(tampered CSR) accepted")
 	}
 }

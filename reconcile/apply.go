@@ -3,7 +3,6 @@ package reconcile
 import (
 	"cmp"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -66,6 +65,30 @@ type Deps struct {
 	// (nothing is recorded for them). watch closes it on SIGTERM, so that
 	// a shutdown drains instead of abandoning an order half-way.
 	Stopping <-chan struct{}
+	// Observe, if set, is told the Outcome of every issuing change
+	// (create, renew, replace) that Apply attempted, once it is known. A
+	// change found stale, deferred by a rate limit or not started because
+	// of Stopping is not attempted. Calls come from several goroutines at
+	// once and hold up the certificate's worker, so Observe must be safe
+	// for concurrent use and quick (metrics).
+	Observe func(Outcome)
+}
+
+// Outcome is how one issuing change went, for Deps.Observe.
+type Outcome struct {
+	Name   string // the certificate's name
+	Issuer string // its issuer in the configuration; "" if it left it
+	Action Action // ActionCreate, ActionRenew or ActionReplace
+	// Duration runs from the start of the change to the commit of the
+	// new certificate, or to the failure: key generation, the wait for a
+	// signer, the issuer's work and the commit. Deployments that follow
+	// the commit are not in it. It is wall time (time.Now, not Deps.Now),
+	// so that a test's fixed clock does not make it zero.
+	Duration time.Duration
+	// Err is the issuing error: nil when the new certificate was
+	// committed, even if deploying it failed afterwards. An apply whose
+	// context ended also reports its unfinished changes with an error.
+	Err error
 }
 
 // ErrStopping is the error of a change that Apply did not start because
@@ -471,11 +494,9 @@ func (a *applier) applyCert(ctx context.Context, chs []Change) {
 			a.done(ch, a.forget(ctx, ch, rec))
 			rec = nil
 		case ActionRevoke:
-			evErr, err := a.revoke(ctx, ch, rec) // acme.go
+			var evErr, err error
+			rec, evErr, err = a.revoke(ctx, ch, rec) // acme.go
 			a.done(ch, err, evErr)
-			if err == nil {
-				rec = nil
-			}
 		default:
 			a.done(ch, fmt.Errorf("%s: unknown action %s", ch.Address, ch.Action))
 		}
@@ -499,6 +520,11 @@ var issueVerbs = map[Action]string{ActionCreate: "issuing", ActionRenew: "renewi
 // deploy error when the certificate was committed, else with the issuing
 // error.
 func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) (next *state.Certificate, deployErr, err error) {
+	var committed time.Time // when next was committed; zero until then
+	if a.deps.Observe != nil {
+		start := time.Now()
+		defer func() { a.observe(ch, start, committed, err) }()
+	}
 	verb := issueVerbs[ch.Action]
 	c := a.cfg.Certificates[ch.Name]
 	if c == nil {
@@ -555,6 +581,7 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 		err := fmt.Errorf("%s %s: committing: %w", verb, ch.Address, cerr)
 		return rec, nil, errors.Join(err, a.announceFailure(ctx, ch, rec, rec, err))
 	}
+	committed = time.Now()
 	evErrs := []error{evErr, qErr}
 	// The CA's renewal window (ARI) for the new certificate, committed
 	// with the deployments below.
@@ -586,8 +613,24 @@ func (a *applier) issue(ctx context.Context, ch Change, rec *state.Certificate) 
 	return next, errors.Join(derr, errors.Join(evErrs...)), nil
 }
 
-// sign generates a key, has iss sign a CSR for it and returns the new
-// record (not yet committed) with the key PEM, which the caller clears.
+// observe tells Deps.Observe how the issuing change ch went: it started
+// at start and its certificate was committed at committed, or, if zero,
+// it failed with err just now.
+func (a *applier) observe(ch Change, start, committed time.Time, err error) {
+	end := committed
+	if end.IsZero() {
+		end = time.Now()
+	}
+	var issuer string
+	if c := a.cfg.Certificates[ch.Name]; c != nil {
+		issuer = c.Issuer
+	}
+	a.deps.Observe(Outcome{Name: ch.Name, Issuer: issuer, Action: ch.Action, Duration: end.Sub(start), Err: err})
+}
+
+// sign generates a key, has iss sign it (directly if iss is a keyIssuer,
+// else through a CSR) and returns the new record (not yet committed) with
+// the key PEM, which the caller clears.
 func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Certificate, iss Issuer, now time.Time) (*state.Certificate, []byte, error) {
 	pol := a.cfg.Policies[c.Policy]
 	var replaces *x509.Certificate
@@ -601,33 +644,43 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	want := specAttrs(c, a.cfg)
 	var issued *pki.Issued
 	var keyPEM []byte
+	subj := pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}
+	if want.NoSubjectCN {
+		subj = subj.WithoutCommonName()
+	}
+	req := pki.IssueRequest{Name: c.Name, Subject: subj, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}
 	// A certificate deployed only by one agent is signed from that
 	// agent's CSR: its key never leaves the agent's host.
 	keyAgent := KeyAgent(a.cfg, c)
 	err := a.onSigner(ctx, func() error {
-		var key crypto.Signer
-		var csr *x509.CertificateRequest
-		var err error
 		if keyAgent != "" {
 			if rec == nil || rec.CSR == nil || rec.CSR.Agent != keyAgent {
 				return fmt.Errorf("no CSR from agent %s in the state", keyAgent)
 			}
-			if csr, err = CheckCSR(c, rec.CSR.PEM); err != nil {
+			csr, err := CheckCSR(a.cfg, c, rec.CSR.PEM)
+			if err != nil {
 				return fmt.Errorf("the CSR of agent %s: %w", keyAgent, err)
 			}
-		} else {
-			if key, err = pki.GenerateKey(c.KeyAlgorithm); err != nil {
-				return fmt.Errorf("generating key: %w", err)
-			}
-			if csr, _, err = pki.NewCSR(key, pki.CSRSubject{CommonName: c.CommonName, DNSNames: c.DNSNames, IPAddresses: c.IPAddresses, EmailAddresses: c.EmailAddresses}); err != nil {
-				return fmt.Errorf("creating CSR: %w", err)
-			}
-		}
-		if issued, err = iss.Issue(ctx, pki.IssueRequest{Name: c.Name, CSR: csr, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}); err != nil {
+			req.CSR = csr
+			issued, err = iss.Issue(ctx, req)
 			return err
 		}
-		if key == nil {
-			return nil
+		key, err := pki.GenerateKey(c.KeyAlgorithm)
+		if err != nil {
+			return fmt.Errorf("generating key: %w", err)
+		}
+		if ki, ok := iss.(keyIssuer); ok {
+			// The key was made here: no CSR to build, sign and verify.
+			req.PublicKey = key.Public()
+			issued, err = ki.IssueForKey(ctx, req)
+		} else {
+			if req.CSR, _, err = pki.NewCSR(key, subj); err != nil {
+				return fmt.Errorf("creating CSR: %w", err)
+			}
+			issued, err = iss.Issue(ctx, req)
+		}
+		if err != nil {
+			return err
 		}
 		if keyPEM, err = pki.MarshalPrivateKeyPEM(key); err != nil {
 			return fmt.Errorf("encoding key: %w", err)
@@ -648,6 +701,17 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	if next == nil {
 		next = &state.Certificate{Name: c.Name}
 	}
+	recordIssued(next, c, want, issued, sealed, now)
+	next.KeyAgent = keyAgent
+	a.setMeta(next, c)
+	return next, keyPEM, nil
+}
+
+// recordIssued makes next the record of a new current certificate of c:
+// issued, with the attributes want asked for, its blobs, and no failure
+// or renewal window left from the version before. Apply and ImportedRecord
+// both build records with it, so a plan reads them alike.
+func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issued *pki.Issued, sealed []byte, now time.Time) {
 	next.Digest = want.digest()
 	next.Serial = pki.SerialHex(issued.Leaf)
 	next.NotBefore = issued.Leaf.NotBefore
@@ -660,12 +724,14 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.EmailAddresses = slices.Clone(want.EmailAddresses)
 	next.KeyAlgorithm = want.KeyAlgorithm
 	next.Usages = slices.Clone(want.Usages)
-	a.setMeta(next, c)
+	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
+	next.NoSubjectCommonName = want.NoSubjectCN
+	// The key is the one sealed here (Apply names the agent's instead),
+	// and a pending CSR is spent or stale.
+	next.KeyAgent, next.CSR = "", nil
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed
-	next.KeyAgent = keyAgent
-	next.CSR = nil
 	next.Status = state.StatusIssued
 	next.LastError = ""
 	next.FailedAt = time.Time{}
@@ -675,7 +741,8 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	next.UpdatedAt = now
 	// A renewal window belongs to the certificate it was asked for.
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
-	return next, keyPEM, nil
+	// So does a revocation.
+	next.RevokedAt, next.RevokedReason = time.Time{}, 0
 }
 
 // onSigner runs f on one of the signer goroutines and returns its error.
@@ -694,12 +761,17 @@ func (a *applier) onSigner(ctx context.Context, f func() error) error {
 // setMeta copies c's metadata into rec, and names the revision being
 // applied, if any.
 func (a *applier) setMeta(rec *state.Certificate, c *spec.Certificate) {
+	setMeta(rec, c, a.deps.Revision)
+}
+
+// setMeta copies c's metadata into rec, and names rev if it is not nil.
+func setMeta(rec *state.Certificate, c *spec.Certificate, rev *state.Revision) {
 	rec.Owner = c.Owner
 	rec.Team = c.Team
 	rec.Labels = maps.Clone(c.Labels)
 	rec.OnRemove = c.OnRemove
-	if r := a.deps.Revision; r != nil {
-		rec.Revision, rec.RevisionAuthor = r.ID, r.Author
+	if rev != nil {
+		rec.Revision, rec.RevisionAuthor = rev.ID, rev.Author
 	}
 }
 

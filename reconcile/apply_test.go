@@ -581,3 +581,112 @@ func TestApplyCACommitFails(t *testing.T) {
 		t.Errorf("second Apply() = %+v, %v; want the CA and 3 certificates created", res, err)
 	}
 }
+
+// subject_common_name = false: the leaf's subject is empty, its common
+// name a SAN; the record says so; turning it back on replaces the
+// certificate, naming subject_common_name as the forcing attribute.
+func TestApplySubjectCommonName(t *testing.T) {
+	e := newApplyEnv(t)
+	e.cfg.Policies["standard"].OmitSubjectCommonName = true
+	e.mustApply()
+	rec := e.store.record(t, "www")
+	leaf, err := pki.ParseCertificatePEM(rec.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaf.Subject.Names) != 0 || !rec.NoSubjectCommonName {
+		t.Errorf("subject %q, record NoSubjectCommonName %v; want an empty subject, recorded", leaf.Subject, rec.NoSubjectCommonName)
+	}
+	if want := []string{"www.example.com", "example.com"}; !slices.Equal(leaf.DNSNames, want) {
+		t.Errorf("DNSNames = %q, want %q", leaf.DNSNames, want)
+	}
+	if got := describe(e.plan()); len(got) != 0 {
+		t.Errorf("plan after apply = %q, want no changes", got)
+	}
+
+	e.cfg.Policies["standard"].OmitSubjectCommonName = false
+	p := e.plan()
+	var replaced []string
+	for _, ch := range p.Changes {
+		if ch.Action != ActionReplace {
+			continue
+		}
+		replaced = append(replaced, ch.Name)
+		if !slices.Equal(ch.Forces, []string{AttrSubjectCommonName}) || len(ch.Diffs) != 1 || ch.Diffs[0].Before != "false" || ch.Diffs[0].After != "true" {
+			t.Errorf("%s: forces %q, diffs %+v; want subject_common_name false -> true", ch.Address, ch.Forces, ch.Diffs)
+		}
+	}
+	slices.Sort(replaced)
+	if want := []string{`sites["api"]`, "www"}; !slices.Equal(replaced, want) {
+		t.Errorf("replaced %q, want %q (the standard policy's)", replaced, want)
+	}
+	e.mustApply()
+	leaf, _ = pki.ParseCertificatePEM(e.store.record(t, "www").CertPEM)
+	if leaf == nil || leaf.Subject.CommonName != "www.example.com" || e.store.record(t, "www").NoSubjectCommonName {
+		t.Errorf("after replace: leaf %v, want CN www.example.com", leaf)
+	}
+}
+
+// callIssuer records which way Apply asked it to sign.
+type callIssuer struct {
+	ca *pki.LocalCA
+
+	mu         sync.Mutex
+	csrs, keys int
+	keyPubs    []crypto.PublicKey
+}
+
+func (c *callIssuer) Issue(ctx context.Context, req pki.IssueRequest) (*pki.Issued, error) {
+	c.mu.Lock()
+	c.csrs++
+	c.mu.Unlock()
+	return c.ca.Issue(ctx, req)
+}
+
+type keyCallIssuer struct{ *callIssuer }
+
+func (c keyCallIssuer) IssueForKey(ctx context.Context, req pki.IssueRequest) (*pki.Issued, error) {
+	c.mu.Lock()
+	c.keys++
+	c.keyPubs = append(c.keyPubs, req.PublicKey)
+	c.mu.Unlock()
+	if req.CSR != nil {
+		return nil, errors.New("a CSR was built for IssueForKey")
+	}
+	return c.ca.IssueForKey(ctx, req)
+}
+
+// An issuer that signs keys directly gets the generated key, no CSR, and
+// the key stored is the one certified; any other gets a CSR.
+func TestApplySignsKeysDirectly(t *testing.T) {
+	ca, err := pki.NewLocalCA(pki.CAConfig{Name: "internal", KeyAlgorithm: "ecdsa-p256"}, t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, direct := range []bool{true, false} {
+		e := newApplyEnv(t)
+		ci := &callIssuer{ca: ca}
+		var iss Issuer = ci
+		if direct {
+			iss = keyCallIssuer{ci}
+		}
+		res, err := e.apply(e.plan(), map[string]Issuer{"internal": iss})
+		if err != nil || res.Failed != 0 {
+			t.Fatalf("direct=%v: Apply: %v (%+v)", direct, err, res)
+		}
+		n := len(e.cfg.Certificates)
+		if direct && (ci.keys != n || ci.csrs != 0) || !direct && (ci.csrs != n || ci.keys != 0) {
+			t.Errorf("direct=%v: %d IssueForKey, %d Issue calls; want %d of the one, none of the other", direct, ci.keys, ci.csrs, n)
+		}
+		rec := e.store.record(t, "www")
+		leaf, _ := pki.ParseCertificatePEM(rec.CertPEM)
+		keyPEM, err := e.store.Unseal(rec.KeySealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := pki.ParsePrivateKeyPEM(keyPEM)
+		if err != nil || leaf == nil || !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(leaf.PublicKey) {
+			t.Errorf("direct=%v: the stored key does not match the certificate (%v)", direct, err)
+		}
+	}
+}

@@ -33,6 +33,11 @@ type attrs struct {
 	KeyAlgorithm   string
 	Issuer         string
 	Usages         []string
+	// The publication URLs a local CA writes into the certificate (see
+	// spec.Issuer): "" for none, and for ACME.
+	IssuerURL, OCSPURL, CRLURL string
+	// NoSubjectCN is the policy's subject_common_name = false.
+	NoSubjectCN bool
 }
 
 // specAttrs are the attributes c asks for under cfg.
@@ -45,7 +50,7 @@ func specAttrs(c *spec.Certificate, cfg *spec.Config) attrs {
 	for i, ip := range c.IPAddresses {
 		ips[i] = ip.String()
 	}
-	return attrs{
+	a := attrs{
 		CommonName:     c.CommonName,
 		DNSNames:       normNames(c.DNSNames, true),
 		IPAddresses:    normNames(ips, false),
@@ -53,7 +58,14 @@ func specAttrs(c *spec.Certificate, cfg *spec.Config) attrs {
 		KeyAlgorithm:   c.KeyAlgorithm,
 		Issuer:         c.Issuer,
 		Usages:         policyUsages(pol),
+		NoSubjectCN:    pol != nil && pol.OmitSubjectCommonName,
 	}
+	if cfg != nil {
+		if is := cfg.Issuers[c.Issuer]; is != nil && is.Type == spec.IssuerTypeLocalCA {
+			a.IssuerURL, a.OCSPURL, a.CRLURL = is.IssuerURL, is.OCSPURL, is.CRLURL
+		}
+	}
+	return a
 }
 
 // recordAttrs are the attributes rec's current certificate was issued with.
@@ -77,6 +89,10 @@ func recordAttrs(rec *state.Certificate) attrs {
 		KeyAlgorithm:   rec.KeyAlgorithm,
 		Issuer:         rec.Issuer,
 		Usages:         normNames(rec.Usages, false),
+		IssuerURL:      rec.IssuerURL,
+		OCSPURL:        rec.OCSPURL,
+		CRLURL:         rec.CRLURL,
+		NoSubjectCN:    rec.NoSubjectCommonName,
 	}
 }
 
@@ -171,14 +187,31 @@ func forces(want, have attrs) ([]string, []AttrDiff) {
 	if !slices.Equal(want.Usages, have.Usages) {
 		add(AttrUsages, quoteList(have.Usages), quoteList(want.Usages))
 	}
+	// A changed issuer says it all: the URLs are the new issuer's.
+	if want.Issuer == have.Issuer {
+		for _, u := range []struct{ name, want, have string }{
+			{AttrIssuerURL, want.IssuerURL, have.IssuerURL},
+			{AttrOCSPURL, want.OCSPURL, have.OCSPURL},
+			{AttrCRLURL, want.CRLURL, have.CRLURL},
+		} {
+			if u.want != u.have {
+				add(u.name, quote(u.have), quote(u.want))
+			}
+		}
+	}
+	if want.NoSubjectCN != have.NoSubjectCN {
+		add(AttrSubjectCommonName, strconv.FormatBool(!have.NoSubjectCN), strconv.FormatBool(!want.NoSubjectCN))
+	}
 	return names, diffs
 }
 
 // CertDigest is a digest of the attributes that force a new certificate
 // when they change (common_name, dns_names, ip_addresses, email_addresses,
-// key_algorithm, issuer, usages), with name lists sorted. Apply stores it in
-// the record of each certificate it issues. cfg supplies the policy's
-// usages; it may be nil (then usages are the default).
+// key_algorithm, issuer, usages, a local CA's issuer_url, ocsp_url and
+// crl_url, and the policy's subject_common_name), with name lists sorted.
+// Apply stores it in the record of each certificate it issues. cfg
+// supplies the policy's usages; it may be nil (then usages are the
+// default).
 func CertDigest(c *spec.Certificate, cfg *spec.Config) string {
 	return attrs.digest(specAttrs(c, cfg))
 }
@@ -192,6 +225,18 @@ func (a attrs) digest() string {
 	d.str(a.KeyAlgorithm)
 	d.str(a.Issuer)
 	d.strs(a.Usages)
+	// Only when set: the digests of certificates without URLs stay
+	// those that earlier releases recorded.
+	if a.IssuerURL != "" || a.OCSPURL != "" || a.CRLURL != "" {
+		d.str(a.IssuerURL)
+		d.str(a.OCSPURL)
+		d.str(a.CRLURL)
+	}
+	// Likewise: the digests of certificates with a subject CN (the
+	// default) stay those that earlier releases recorded.
+	if a.NoSubjectCN {
+		d.str(AttrSubjectCommonName)
+	}
 	return d.sum()
 }
 

@@ -32,11 +32,16 @@
 //	deploy   ">"    a target lacks the current certificate, or its files drifted
 //	forget   "-"    in the state but no longer in the configuration (not revoked)
 //	notify   "N"    an expiry notice is due (a notify_before threshold, or expired)
-//	revoke   "x"    removed with on_remove = "revoke": revoked at its ACME CA, then forgotten
+//	revoke   "x"    removed with on_remove = "revoke", or named by certctl revoke
+//	                (PlanRevoke): revoked at its ACME CA or in its local CA's
+//	                CRL and OCSP (package pkiserve publishes them); then
+//	                forgotten, or replaced by the next plan
 //
 // Notes that are not changes: "!" a failed issuance waiting for its backoff,
 // "@" a target that its agent deploys when it pulls, "%" an ACME issuer
-// whose rate_limit does not cover its planned orders.
+// whose rate_limit does not cover its planned orders, and "!" too for a
+// certificate of an external issuer that needs a hand (external.go):
+// certctl monitors those but never issues them.
 //
 // ACME issuers (acme.go): accounts live in the state and are planned like
 // issuers; RefreshRenewalInfo records the CA's renewal windows (ARI) before

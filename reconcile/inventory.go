@@ -16,6 +16,7 @@ import (
 // Inventory statuses, worst first.
 const (
 	StatusExpired    = "expired"     // the current certificate has expired
+	StatusRevoked    = "revoked"     // revoked by certctl revoke; apply replaces it
 	StatusFailed     = "failed"      // the last attempt failed
 	StatusNotIssued  = "not issued"  // in the config, no certificate yet
 	StatusRenewalDue = "renewal due" // in its renewal window
@@ -146,6 +147,9 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 				if due.ARI {
 					s.RenewalWindowStart, s.RenewalWindowEnd = due.Start, due.End
 				}
+				if !rec.RevokedAt.IsZero() {
+					s.RenewsAt = rec.RevokedAt // the next apply renews it
+				}
 			}
 		}
 		switch {
@@ -153,6 +157,8 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 			s.Status = StatusOrphaned
 		case hasCert && !now.Before(rec.NotAfter):
 			s.Status = StatusExpired
+		case hasCert && !rec.RevokedAt.IsZero():
+			s.Status = StatusRevoked
 		case rec != nil && rec.Status == state.StatusFailed:
 			s.Status = StatusFailed
 		case !hasCert:
@@ -169,6 +175,7 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 
 var statusColors = map[string]string{
 	StatusExpired:    ansiRed,
+	StatusRevoked:    ansiRed,
 	StatusFailed:     ansiRed,
 	StatusNotIssued:  ansiDim,
 	StatusRenewalDue: ansiYellow,

@@ -16,7 +16,7 @@ import (
 
 // IssuerTypeLocalCA is the issuer type whose root certctl creates and keeps
 // in the state.
-const IssuerTypeLocalCA = "local_ca"
+const IssuerTypeLocalCA = spec.IssuerTypeLocalCA
 
 // Observed is what Refresh read from local file targets: certificate name →
 // target name → digest of the files found there ("" when a file is
@@ -183,7 +183,12 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.NotAfter = rec.NotAfter
 	}
 
+	external := isExternal(pl.cfg, c)
 	switch {
+	case external:
+		// Monitored only: certctl cannot order from this issuer, so it
+		// never creates, renews or replaces; it says what needs a hand.
+		pl.externalNote(c, rec, addr)
 	case rec == nil:
 		issue.Action = ActionCreate
 		issue.Reason = "not in the state"
@@ -197,6 +202,14 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 			issue.Diffs = append(issue.Diffs, AttrDiff{Attribute: AttrIssuer, Before: quote(rec.Issuer), After: quote(c.Issuer) + " (new CA)", Forces: true})
 			slices.SortStableFunc(issue.Diffs, func(a, b AttrDiff) int { return cmp.Compare(attrOrder(a.Attribute), attrOrder(b.Attribute)) })
 			slices.SortStableFunc(issue.Forces, func(a, b string) int { return cmp.Compare(attrOrder(a), attrOrder(b)) })
+		}
+		if len(issue.Forces) == 0 && !rec.RevokedAt.IsZero() {
+			// certctl revoke: the certificate is dead, whatever its
+			// dates; like an expired one, it is renewed as it is.
+			issue.Action = ActionRenew
+			issue.Reason = "revoked at " + ts(rec.RevokedAt) + " (" + pki.RevocationReasonName(rec.RevokedReason) + "): a new certificate is needed"
+			issue.Diffs = nil
+			break
 		}
 		if len(issue.Forces) > 0 {
 			issue.Action = ActionReplace
@@ -223,7 +236,7 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		}
 	}
 	forced := pl.force != "" && pl.force == c.Name
-	if forced && issue.Action == 0 {
+	if forced && issue.Action == 0 && !external {
 		issue.Action = ActionRenew
 		issue.Reason = "forced by certctl renew (due at " + ts(renewalOf(pl.cfg, c, rec).At) + ")"
 	}
@@ -254,12 +267,12 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.Reason = "the private key moves from " + keyHolder(rec.KeyAgent) + " to " + keyHolder(keyAgent)
 	}
 	// An agent that lost its key sends a CSR unasked: it is signed.
-	if keyAgent != "" && issue.Action == 0 && hasCert && csrReady(c, rec, keyAgent) {
+	if keyAgent != "" && issue.Action == 0 && hasCert && csrReady(pl.cfg, c, rec, keyAgent) {
 		issue.Action = ActionRenew
 		issue.Reason = "agent " + keyAgent + " sent a new CSR (" + rec.CSR.RequestID + ")"
 	}
 	// An agent's key: nothing to sign until its CSR is in the state.
-	if keyAgent != "" && issue.Action.Issues() && !csrReady(c, rec, keyAgent) {
+	if keyAgent != "" && issue.Action.Issues() && !csrReady(pl.cfg, c, rec, keyAgent) {
 		pl.p.Notes = append(pl.p.Notes, Note{
 			Address: addr(), Kind: NoteAwaitingCSR, Agent: keyAgent,
 			Message: "awaiting CSR from agent " + keyAgent + " (" + issue.Action.String() + ": " + issue.Reason + ")",
@@ -442,8 +455,16 @@ func attrOrder(name string) int {
 		return 5
 	case AttrUsages:
 		return 6
+	case AttrIssuerURL:
+		return 7
+	case AttrOCSPURL:
+		return 8
+	case AttrCRLURL:
+		return 9
+	case AttrSubjectCommonName:
+		return 10
 	}
-	return 7
+	return 11
 }
 
 // ts renders a time in reasons and notes: RFC 3339 in UTC.

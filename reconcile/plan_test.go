@@ -468,6 +468,16 @@ func TestCertDigest(t *testing.T) {
 	if got := CertDigest(c, cfg); got != d {
 		t.Errorf("CertDigest changed with name order, case or owner")
 	}
+	// The default subject (with the CN) digests as before the attribute
+	// existed: upgrading certctl replaces nothing.
+	if want := "475a3c88e1239d72c15f5bc1492df03afe2e7565d7c63af3d05d71f80c8728df"; d != want {
+		t.Errorf("CertDigest = %s, want %s as before subject_common_name", d, want)
+	}
+	cfg.Policies["standard"].OmitSubjectCommonName = true
+	if got := CertDigest(c, cfg); got == d {
+		t.Errorf("CertDigest ignores subject_common_name")
+	}
+	cfg.Policies["standard"].OmitSubjectCommonName = false
 	c.CommonName = "example.com"
 	if got := CertDigest(c, cfg); got == d {
 		t.Errorf("CertDigest ignores common_name")

@@ -243,7 +243,7 @@ func (v textView) table(w io.Writer, header []string, rows [][]string, style fun
 
 // CertStatuses lists the inventory statuses, worst first.
 func CertStatuses() []string {
-	return []string{StatusExpired, StatusFailed, StatusNotIssued, StatusRenewalDue, StatusOrphaned, StatusValid}
+	return []string{StatusExpired, StatusRevoked, StatusFailed, StatusNotIssued, StatusRenewalDue, StatusOrphaned, StatusValid}
 }
 
 // StatusReport is `certctl status`: certificates counted by inventory
@@ -262,6 +262,13 @@ type Counts struct {
 
 // Status counts cfg and snap at now. Like Inventory it is pure.
 func Status(cfg *spec.Config, snap *state.Snapshot, now time.Time) StatusReport {
+	return StatusOf(Inventory(cfg, snap, now), snap)
+}
+
+// StatusOf counts certs, the Inventory of snap (and a config) at some
+// time, and snap's notification rows: it is Status for a caller that needs
+// the inventory too (metrics), so that both count alike. snap may be nil.
+func StatusOf(certs []CertStatus, snap *state.Snapshot) StatusReport {
 	if snap == nil {
 		snap = &state.Snapshot{}
 	}
@@ -272,7 +279,7 @@ func Status(cfg *spec.Config, snap *state.Snapshot, now time.Time) StatusReport 
 	for _, s := range CertStatuses() {
 		r.Certificates.ByStatus[s] = 0
 	}
-	for _, c := range Inventory(cfg, snap, now) {
+	for _, c := range certs {
 		r.Certificates.ByStatus[c.Status]++
 		r.Certificates.Total++
 	}

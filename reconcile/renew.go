@@ -16,12 +16,16 @@ import (
 // holds that certificate's issuing change (a renewal, or the create or
 // replace it needs anyway, with its deploys) and the change to its issuer
 // when one is planned (an ACME account to register); its issuer's rate
-// limit still applies. It fails when name is not a certificate of cfg.
+// limit still applies. It fails when name is not a certificate of cfg, or
+// is one of an external issuer (certctl cannot renew it).
 // Pure, like Plan.
 func PlanRenew(cfg *spec.Config, snap *state.Snapshot, obs Observed, now time.Time, name string) (*ActionPlan, error) {
 	c := cfg.Certificates[name]
 	if c == nil {
 		return nil, fmt.Errorf("no certificate named %q in the configuration", name)
+	}
+	if isExternal(cfg, c) {
+		return nil, fmt.Errorf("certificate %s is from %s, an external issuer: certctl cannot renew it; renew it at its CA and import it", name, IssuerAddress(c.Issuer))
 	}
 	p := plan(cfg, snap, obs, now, name)
 	p.Changes = slices.DeleteFunc(p.Changes, func(ch Change) bool {

@@ -5,6 +5,9 @@ import "time"
 // IssuerTypeACME is the type label of `issuer "acme" "NAME" {}`.
 const IssuerTypeACME = "acme"
 
+// IssuerTypeLocalCA is the type label of `issuer "local_ca" "NAME" {}`.
+const IssuerTypeLocalCA = "local_ca"
+
 // ACMEIssuer is the body of `issuer "acme" "NAME" {}`: where the CA is, the
 // account contact, how challenges are solved and how hard certctl may push
 // the CA. Values read through env() or file() are allowed only in ca_bundle,

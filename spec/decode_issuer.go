@@ -22,7 +22,19 @@ var issuerTypes = map[string]issuerType{
 		decode: decodeLocalCA,
 	},
 	IssuerTypeACME: {schema: acmeSchema, decode: decodeACME},
+	// An external issuer has nothing to configure: it stands for a CA
+	// certctl cannot order from (see IssuerTypeExternal).
+	IssuerTypeExternal: {
+		schema: &hcl.BodySchema{Attributes: attrs("for_each")},
+		decode: func(*body, *Issuer) {},
+	},
 }
+
+// IssuerTypeExternal is the type label of `issuer "external" "NAME" {}`:
+// certificates issued outside certctl (found by `certctl import`) that it
+// monitors (status, expiry notices, metrics) but never issues, renews or
+// replaces. Such an issuer has no attributes and no validity bound.
+const IssuerTypeExternal = "external"
 
 // DefaultCAValidity is the lifetime of a local CA certificate.
 const DefaultCAValidity = 3650 * day
@@ -44,6 +56,24 @@ func (l *loader) decodeIssuerBlock(blk *hcl.Block) {
 	it.decode(l.body("issuer", l.content(blk, it.schema), l.ctx), is)
 	if l.errorsSince(n) {
 		l.broken["issuer."+name] = true
+	}
+	if is.Type == IssuerTypeLocalCA && l.cfg.Server != nil {
+		is.defaultURLs(l.cfg.Server.URL)
+	}
+}
+
+// defaultURLs points each of a local CA's publication URLs that is unset
+// at what `certctl watch` serves under base.
+func (is *Issuer) defaultURLs(base string) {
+	path := func(kind string) string { return base + "/.well-known/pki/" + kind + "/" + url.PathEscape(is.Name) }
+	if is.IssuerURL == "" {
+		is.IssuerURL = path("ca")
+	}
+	if is.OCSPURL == "" {
+		is.OCSPURL = path("ocsp")
+	}
+	if is.CRLURL == "" {
+		is.CRLURL = path("crl")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // KeyAlgorithms are the key algorithms certctl can generate, in the order
@@ -106,6 +107,15 @@ func (l *loader) decodePolicyBlock(blk *hcl.Block) {
 			}
 		}
 		p.NotifyBefore = out
+	}
+
+	if v, a, ok := b.value("subject_common_name", cty.DynamicPseudoType); ok {
+		if v.Type() != cty.Bool || !v.IsKnown() {
+			b.errorf(a, "Invalid subject_common_name",
+				"subject_common_name is true (the default: the common_name is the subject's CN and a SAN) or false (the subject is empty and the common_name is a SAN only), not a %s.", v.Type().FriendlyName())
+		} else {
+			p.OmitSubjectCommonName = v.False()
+		}
 	}
 	if l.errorsSince(n) {
 		l.broken["policy."+name] = true

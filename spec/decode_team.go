@@ -1,6 +1,9 @@
 package spec
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -23,6 +26,31 @@ func (l *loader) decodeSettings(blocks []*hcl.Block) {
 			s.State = v
 		}
 		l.cfg.Settings = s
+	}
+}
+
+// decodeServer decodes the `server {}` block; there is at most one.
+func (l *loader) decodeServer(blocks []*hcl.Block) {
+	for i, blk := range blocks {
+		if i > 0 {
+			l.errorf(blk.DefRange, "Duplicate server block",
+				"A server block was already declared at %s. Merge the two into one.", at(blocks[0].DefRange))
+			continue
+		}
+		content, diags := blk.Body.Content(serverSchema)
+		l.diags = append(l.diags, diags...)
+		b := l.body("server block", content, l.ctx)
+		v, a, ok := b.str("url")
+		if !ok {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			b.errorf(a, "Invalid URL",
+				"url must be an absolute http or https URL without a query, such as \"https://pki.example.com\"; got %q.", v)
+			continue
+		}
+		l.cfg.Server = &Server{URL: strings.TrimRight(v, "/"), DeclRange: blk.DefRange}
 	}
 }
 

@@ -108,7 +108,13 @@ func (l *loader) checkName(b *hcl.Block) (string, bool) {
 // validName reports whether checkName passes b. It is safe for concurrent
 // use.
 func validName(b *hcl.Block) bool {
-	name := b.Labels[len(b.Labels)-1]
+	return ValidName(b.Labels[len(b.Labels)-1])
+}
+
+// ValidName reports whether name may name a block: a letter or '_', then
+// letters, digits, '_' and '-' (an HCL identifier). Safe for concurrent
+// use.
+func ValidName(name string) bool {
 	// hclsyntax.ValidIdentifier runs the lexer; an ASCII name is quicker
 	// checked by hand: (ID_Start | "_") (ID_Continue | "-")*.
 	for i := 0; i < len(name); i++ {

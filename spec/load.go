@@ -30,6 +30,11 @@ type Options struct {
 	// wins over the environment. Values are strings, parsed as for the
 	// environment (see decodeVariables).
 	Vars map[string]string
+	// Extra holds configuration files, by base name, read as if they were
+	// in the directory (one of the same name is hidden): to check files
+	// before they are written (certctl import, certctl init). Diagnostics
+	// name them like the directory's own.
+	Extra map[string][]byte
 	// LookupEnv reads the environment for env() and CERTCTL_VAR_<name>.
 	// nil means os.LookupEnv. It must be safe for concurrent use.
 	LookupEnv func(key string) (string, bool)
@@ -204,6 +209,9 @@ func newLoader(dir string, opts Options) *loader {
 	l.filesFS = l.fsys
 	if l.filesFS == nil {
 		l.filesFS = os.DirFS(dir)
+	}
+	if len(opts.Extra) > 0 {
+		l.filesFS = overlayFS{base: l.filesFS, extra: opts.Extra}
 	}
 	l.ctx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{},
@@ -385,6 +393,7 @@ func (n blockNav) ContextDefRange(offset int) hcl.Range {
 // checked with one map lookup each.
 func (l *loader) decodeBlocks() {
 	l.decodeSettings(l.blocks["certctl"])
+	l.decodeServer(l.blocks["server"]) // before the issuers: their default URLs
 	for _, b := range l.blocks["notifier"] {
 		l.decodeNotifierBlock(b)
 	}

@@ -172,6 +172,9 @@ func TestValidFull(t *testing.T) {
 	if !reflect.DeepEqual(short.NotifyBefore, []time.Duration{24 * time.Hour, 0}) || !reflect.DeepEqual(short.AllowedKeyAlgorithms, []string{"ecdsa-p256"}) {
 		t.Errorf("short: notify %v allowed keys %q", short.NotifyBefore, short.AllowedKeyAlgorithms)
 	}
+	if std.OmitSubjectCommonName || !short.OmitSubjectCommonName {
+		t.Errorf("OmitSubjectCommonName: standard %v (want the default, false), short %v (subject_common_name = false)", std.OmitSubjectCommonName, short.OmitSubjectCommonName)
+	}
 
 	if is := cfg.Issuers["internal"]; is.Type != "local_ca" || is.Validity != 3650*24*time.Hour || is.MaxValidity != 397*24*time.Hour || is.KeyAlgorithm != "ecdsa-p384" {
 		t.Errorf("issuer internal = %+v", is)

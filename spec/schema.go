@@ -7,6 +7,7 @@ import "github.com/hashicorp/hcl/v2"
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "certctl"},
+		{Type: "server"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "team", LabelNames: []string{"name"}},
@@ -39,6 +40,8 @@ func attrs(names ...string) []hcl.AttributeSchema {
 
 var settingsSchema = &hcl.BodySchema{Attributes: attrs("state")}
 
+var serverSchema = &hcl.BodySchema{Attributes: attrs("url!")}
+
 var variableSchema = &hcl.BodySchema{Attributes: attrs("default", "type", "description", "sensitive")}
 
 var teamSchema = &hcl.BodySchema{Attributes: attrs("notifiers", "for_each")}
@@ -48,7 +51,7 @@ var ownerSchema = &hcl.BodySchema{Attributes: attrs("email", "team", "notifiers"
 var policySchema = &hcl.BodySchema{Attributes: attrs(
 	"validity", "max_validity", "renew_before", "key_algorithm",
 	"allowed_key_algorithms", "usages", "allowed_domains", "notify_before",
-	"for_each",
+	"subject_common_name", "for_each",
 )}
 
 var agentSchema = &hcl.BodySchema{Attributes: attrs("token_sha256!", "for_each")}

@@ -14,6 +14,8 @@ import (
 type Config struct {
 	Dir      string
 	Settings Settings
+	// Server is the `server {}` block, nil without one.
+	Server *Server
 
 	Teams        map[string]*Team
 	Owners       map[string]*Owner
@@ -29,6 +31,15 @@ type Config struct {
 type Settings struct {
 	// State is the state file path as written (relative to Dir), "" if unset.
 	State     string
+	DeclRange hcl.Range
+}
+
+// Server is the `server {}` block: where `certctl watch` is reachable.
+type Server struct {
+	// URL is the public base URL (absolute http or https, no trailing
+	// slash). A local CA without issuer_url, ocsp_url or crl_url
+	// publishes under it: URL/.well-known/pki/{ca,ocsp,crl}/NAME.
+	URL       string
 	DeclRange hcl.Range
 }
 
@@ -74,12 +85,16 @@ type Policy struct {
 	// it at any depth, not example.com itself). See normalizeDomainPattern.
 	AllowedDomains []string
 	NotifyBefore   []time.Duration
-	DeclRange      hcl.Range
+	// OmitSubjectCommonName is subject_common_name = false: certificates
+	// under the policy have an empty subject, their common_name moved
+	// into the DNS or IP SANs. The zero value keeps the CN (the default).
+	OmitSubjectCommonName bool
+	DeclRange             hcl.Range
 }
 
 // Issuer is `issuer "TYPE" "NAME" {}`.
 type Issuer struct {
-	Type string // "local_ca" or "acme"
+	Type string // "local_ca", "acme" or "external"
 	Name string
 
 	// local_ca
@@ -90,7 +105,9 @@ type Issuer struct {
 	MaxValidity time.Duration
 	// IssuerURL, OCSPURL and CRLURL are what a local CA writes into the
 	// certificates it issues (authorityInformationAccess and
-	// cRLDistributionPoints); "" when unset. Changing them changes no CA.
+	// cRLDistributionPoints); "" when unset. Those left unset default to
+	// the server block's URL/.well-known/pki/{ca,ocsp,crl}/NAME when
+	// there is one. Changing them changes no CA.
 	IssuerURL, OCSPURL, CRLURL string
 
 	// ACME is set for type "acme" (see ACMEIssuer); the CA decides the

@@ -10,8 +10,9 @@
 // watch is alive. Open waits Options.Timeout for the lock and then fails with
 // ErrLocked ("is another certctl process using it?").
 //
-// Layout of the bbolt file, schema version 2 (keys in <>, values after →;
-// schema.go lists the versions, upgrade_v1.go turns 1 into 2):
+// Layout of the bbolt file, schema version 3 (keys in <>, values after →;
+// schema.go lists the versions, upgrade_v1.go turns 1 into 2 and
+// upgrade_v2.go 2 into 3):
 //
 //	meta/
 //	├── app        → "certctl-state" (tells our file from another bbolt file)
@@ -37,10 +38,17 @@
 //	└── <due unix-nano, 8 bytes big-endian><id, 32 hex chars> → ""
 //	notify_status/ (every row, grouped by status; values empty)
 //	└── <status>\x00<id> → ""
+//	revocations/   (what issuers revoked; kept after the certificate expires)
+//	└── <issuer>\x00<serial hex> → JSON {"v":1,"revocation":Revocation}
+//	crl_numbers/
+//	└── <issuer>   → uint64 big-endian, +1 per transaction that revokes
+//	                 one of the issuer's certificates; it never decreases
 //
 // A certificate's two keys change together in one transaction, as do the
 // notification buckets (see notifyTx.put), so the indexes always agree
-// with the rows.
+// with the rows. A revocation, its issuer's counter, the certificate's
+// record (removed or marked revoked) and the rows announcing it change
+// together too (DB.Revoke).
 //
 // Summary reads certificates/ alone (a third of the bytes for a local CA's
 // certificates): it neither reads nor copies a blob. A record read that way

@@ -411,3 +411,64 @@ func decodeIssuer(name string, v []byte) (*Issuer, error) {
 	}
 	return e.Issuer, nil
 }
+
+// ErrExists is returned by ImportCertificates when a name already has a
+// record.
+var ErrExists = errors.New("already in the state")
+
+// ImportCertificates writes recs in one transaction, durably: all of them
+// or, on any error, none. A name that already has a record is refused
+// (ErrExists, naming it): an import adds certificates and never replaces
+// what an apply recorded. Records are checked as PutCertificate checks
+// them; they must carry their blobs (none may be BlobsOmitted).
+func (db *DB) ImportCertificates(ctx context.Context, recs []*Certificate) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	puts := make([]func(tx *bbolt.Tx) error, len(recs))
+	for i, rec := range recs {
+		if rec == nil || rec.Name == "" {
+			return errors.New("importing certificates: empty name")
+		}
+		if rec.blobsOmitted {
+			return fmt.Errorf("importing certificate %s: the record has no blobs", rec.Name)
+		}
+		put, err := db.prepareCertificate(rec)
+		if err != nil {
+			return fmt.Errorf("importing certificate %s: %w", rec.Name, err)
+		}
+		puts[i] = put
+	}
+	return db.update(bumpsSerial, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCertificates)
+		for i, put := range puts {
+			if b.Get([]byte(recs[i].Name)) != nil {
+				return fmt.Errorf("importing certificate %s: %w", recs[i].Name, ErrExists)
+			}
+			if err := put(tx); err != nil {
+				return fmt.Errorf("importing certificate %s: %w", recs[i].Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteCertificates removes the records of names in one transaction; a
+// name without a record is not an error. It undoes an ImportCertificates
+// whose configuration could not be written.
+func (db *DB) DeleteCertificates(ctx context.Context, names []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.update(bumpsSerial, func(tx *bbolt.Tx) error {
+		for _, n := range names {
+			if err := tx.Bucket(bucketCertBlobs).Delete([]byte(n)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketCertificates).Delete([]byte(n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -16,11 +16,13 @@ var (
 	bucketNotifications = []byte("notifications")
 	bucketNotifyDue     = []byte("notify_due")
 	bucketNotifyStatus  = []byte("notify_status")
+	bucketRevocations   = []byte("revocations")
+	bucketCRLNumbers    = []byte("crl_numbers")
 )
 
 // allBuckets are created when the state is created, and by Open when a
 // bucket added in a later release is missing.
-var allBuckets = [][]byte{bucketMeta, bucketCertificates, bucketCertBlobs, bucketIssuers, bucketNotifications, bucketNotifyDue, bucketNotifyStatus}
+var allBuckets = [][]byte{bucketMeta, bucketCertificates, bucketCertBlobs, bucketIssuers, bucketNotifications, bucketNotifyDue, bucketNotifyStatus, bucketRevocations, bucketCRLNumbers}
 
 // Keys in the meta bucket.
 var (
@@ -44,7 +46,10 @@ var appMarker = []byte("certctl-state")
 //	2: the PEMs and the sealed key moved to certificate_blobs/<name>, so
 //	   that reading every record's metadata (plan, show, status) touches
 //	   none of their pages.
-const SchemaVersion = 2
+//	3: revocations/ and crl_numbers/ record what local CAs revoked, and a
+//	   certificate record may be marked revoked (RevokedAt): a schema 2
+//	   certctl would neither publish the one nor reissue the other.
+const SchemaVersion = 3
 
 // entryVersion is the version of the JSON entries (the "v" field) of
 // issuers and notifications. A reader refuses an entry newer than it knows.
@@ -63,6 +68,7 @@ const blobEntryVersion = 1
 // opens a fixture written at the old version (testdata/v<n>.db).
 var upgrades = map[uint64]func(tx *bbolt.Tx) error{
 	1: upgradeV1,
+	2: upgradeV2,
 }
 
 // upgrade runs the upgrade functions from version from up to SchemaVersion.

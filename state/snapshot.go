@@ -11,7 +11,8 @@ import (
 )
 
 // Snapshot reads the lineage, serial, every certificate, every issuer, the
-// notification counts and the dead notifications in one read transaction,
+// notification counts, the dead notifications and the revocations in one
+// read transaction,
 // so the result is consistent. The result is a deep copy that the caller
 // owns.
 //
@@ -43,6 +44,9 @@ func (db *DB) snapshot(ctx context.Context, blobs bool) (*Snapshot, error) {
 			s.Revision = readRevision(meta)
 		}
 		s.NotificationCounts = countStatuses(tx)
+		if err := readRevocations(tx, s); err != nil {
+			return err
+		}
 		if s.NotificationCounts[NotifyDead] > 0 {
 			dead, err := listByStatus(tx, NotifyDead)
 			if err != nil {

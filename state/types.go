@@ -34,6 +34,16 @@ type Certificate struct {
 	EmailAddresses []string `json:"email_addresses,omitempty"`
 	KeyAlgorithm   string   `json:"key_algorithm"`
 	Usages         []string `json:"usages,omitempty"`
+	// IssuerURL, OCSPURL and CRLURL are the publication URLs a local CA
+	// wrote into the current certificate: "" for none, and always for an
+	// ACME certificate. The upgrade to schema 3 read them from the
+	// certificates of older states.
+	IssuerURL string `json:"issuer_url,omitempty"`
+	OCSPURL   string `json:"ocsp_url,omitempty"`
+	CRLURL    string `json:"crl_url,omitempty"`
+	// NoSubjectCommonName is set when the subject was left empty (policy
+	// subject_common_name = false), the common name being a SAN only.
+	NoSubjectCommonName bool `json:"no_subject_common_name,omitempty"`
 
 	// Metadata: changes here are updates, never a new certificate.
 	Owner  string            `json:"owner"`
@@ -72,6 +82,13 @@ type Certificate struct {
 	RenewalWindowStart time.Time `json:"renewal_window_start,omitzero"`
 	RenewalWindowEnd   time.Time `json:"renewal_window_end,omitzero"`
 	ARICheckedAt       time.Time `json:"ari_checked_at,omitzero"`
+
+	// RevokedAt and RevokedReason (an RFC 5280 code) say that the
+	// current certificate was revoked while still declared (certctl
+	// revoke): the plan replaces it. Apply clears them whenever it
+	// records a new certificate.
+	RevokedAt     time.Time `json:"revoked_at,omitzero"`
+	RevokedReason int       `json:"revoked_reason,omitempty"`
 
 	History []Version `json:"history,omitempty"`
 
@@ -202,6 +219,47 @@ type Snapshot struct {
 	// oldest first, for the plan's section on rows that need an operator.
 	NotificationCounts map[string]int
 	DeadNotifications  []*Notification
+
+	// Revocations are the revoked certificates of each issuer, by
+	// issuer name, in serial order; CRLNumbers is each issuer's
+	// revocation counter (see DB.Revoke). Expired revocations stay.
+	Revocations map[string][]*Revocation
+	CRLNumbers  map[string]uint64
+}
+
+// Revocation records one certificate revoked by an issuer of the
+// configuration. A local CA publishes it in its CRL and OCSP answers.
+type Revocation struct {
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"` // hex, as the records write it
+	Name      string    `json:"name"`   // the certificate's name
+	RevokedAt time.Time `json:"revoked_at"`
+	Reason    int       `json:"reason"` // RFC 5280 reason code
+	NotAfter  time.Time `json:"not_after"`
+}
+
+// IssuedSerials returns the serials the records say issuer issued (each
+// record's current certificate and its History), mapped to the
+// certificate's name: what an OCSP responder knows as "good" unless
+// revoked. A History version without an issuer (older records) counts as
+// the record's.
+func (s *Snapshot) IssuedSerials(issuer string) map[string]string {
+	out := make(map[string]string, len(s.Certificates))
+	for name, c := range s.Certificates {
+		if c.Issuer == issuer && c.Serial != "" {
+			out[c.Serial] = name
+		}
+		for _, v := range c.History {
+			iss := v.Issuer
+			if iss == "" {
+				iss = c.Issuer
+			}
+			if iss == issuer && v.Serial != "" {
+				out[v.Serial] = name
+			}
+		}
+	}
+	return out
 }
 
 // Store is the state backend. Implementations are safe for concurrent use.

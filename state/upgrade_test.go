@@ -2,12 +2,19 @@ package state
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -28,8 +35,14 @@ type fixtureDump struct {
 }
 
 func loadGolden(t *testing.T) fixtureDump {
+	return loadGoldenOf(t, "testdata/v1.golden.json")
+}
+
+// loadGoldenOf reads a golden file written before schema 3: no
+// revocations, which reads now as empty maps.
+func loadGoldenOf(t *testing.T, path string) fixtureDump {
 	t.Helper()
-	data, err := os.ReadFile("testdata/v1.golden.json")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,14 +50,19 @@ func loadGolden(t *testing.T) fixtureDump {
 	if err := json.Unmarshal(data, &d); err != nil {
 		t.Fatal(err)
 	}
+	d.Snapshot.Revocations, d.Snapshot.CRLNumbers = map[string][]*Revocation{}, map[string]uint64{}
 	return d
 }
 
 // copyFixture copies testdata/v1.db to a temp dir and returns its path.
 func copyFixture(t *testing.T) (string, []byte) {
+	return copyFixtureOf(t, "testdata/v1.db")
+}
+
+func copyFixtureOf(t *testing.T, fixture string) (string, []byte) {
 	t.Helper()
 	t.Setenv(KeyEnv, "")
-	data, err := os.ReadFile("testdata/v1.db")
+	data, err := os.ReadFile(fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +94,7 @@ func sameJSON(t *testing.T, what string, got, want any) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(g, w) {
-		t.Errorf("%s differs from testdata/v1.golden.json:\n%s\nwant\n%s", what, g, w)
+		t.Errorf("%s differs from the golden file:\n%s\nwant\n%s", what, g, w)
 	}
 }
 
@@ -138,15 +156,15 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	checkAgainstGolden(t, db, golden)
 	db.Close()
 
-	// The file is schema 2 now: blobs only in certificate_blobs, and the
-	// serial (saved plans) untouched by the upgrade.
+	// The file is of this schema now: blobs only in certificate_blobs,
+	// and the serial (saved plans) untouched by the upgrade.
 	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = b.View(func(tx *bbolt.Tx) error {
-		if v, _ := readU64(tx.Bucket(bucketMeta).Get(metaVersion)); v != 2 {
-			t.Errorf("schema after upgrade = %d, want 2", v)
+		if v, _ := readU64(tx.Bucket(bucketMeta).Get(metaVersion)); v != SchemaVersion {
+			t.Errorf("schema after upgrade = %d, want %d", v, SchemaVersion)
 		}
 		if s, _ := readU64(tx.Bucket(bucketMeta).Get(metaSerial)); s != golden.Snapshot.Serial {
 			t.Errorf("serial after upgrade = %d, want %d", s, golden.Snapshot.Serial)
@@ -203,5 +221,130 @@ func writeBoltAt(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
 	defer b.Close()
 	if err := b.Update(fn); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testdata/v2.db is a schema 2 state written by certctl before schema 3
+// (`certctl apply` of examples/quickstart: a local CA and five
+// certificates); testdata/v2.golden.json is what that code read from it.
+// Its key is fixtureKey. A read-write Open upgrades it to schema 3 with
+// empty revocation buckets and reads it back exactly; a read-only Open
+// reads it as it is.
+func TestUpgradeV2Fixture(t *testing.T) {
+	golden := loadGoldenOf(t, "testdata/v2.golden.json")
+	if n := len(golden.Snapshot.Certificates); n != 5 {
+		t.Fatalf("golden file has %d certificates, want 5", n)
+	}
+	path, before := copyFixtureOf(t, "testdata/v2.db")
+
+	ro := mustOpen(t, path, fixtureOptions(t, true))
+	if ro.schema != 2 {
+		t.Errorf("read-only Open of the fixture: schema %d, want 2", ro.schema)
+	}
+	checkAgainstGolden(t, ro, golden)
+	ro.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a read-only Open of a schema 2 state changed the file")
+	}
+
+	db := mustOpen(t, path, fixtureOptions(t, false))
+	checkAgainstGolden(t, db, golden)
+	// The upgraded state takes a revocation.
+	rec, err := db.Certificate(bg, "www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := &Revocation{Issuer: rec.Issuer, Serial: rec.Serial, Name: rec.Name, RevokedAt: t0, Reason: 1, NotAfter: rec.NotAfter}
+	if err := db.Revoke(bg, rev, nil); err != nil {
+		t.Fatalf("Revoke after the upgrade: %v", err)
+	}
+	snap, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Revocations["internal"]; len(got) != 1 || *got[0] != *rev || snap.CRLNumbers["internal"] != 1 {
+		t.Errorf("after Revoke: revocations %v, CRL number %d", got, snap.CRLNumbers["internal"])
+	}
+	db.Close()
+
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_ = b.View(func(tx *bbolt.Tx) error {
+		if v, _ := readU64(tx.Bucket(bucketMeta).Get(metaVersion)); v != 3 {
+			t.Errorf("schema after upgrade = %d, want 3", v)
+		}
+		return nil
+	})
+}
+
+// The upgrade to schema 3 records the URLs that a local CA's certificates
+// carry, and nothing for an ACME CA's.
+func TestUpgradeV2ReadsURLs(t *testing.T) {
+	path := testPath(t)
+	db := mustOpen(t, path, Options{})
+	leaf := func(urls bool) []byte {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: t0, NotAfter: t0.Add(time.Hour)}
+		if urls {
+			tmpl.IssuingCertificateURL = []string{"http://pki.example.com/ca"}
+			tmpl.OCSPServer = []string{"http://pki.example.com/ocsp"}
+			tmpl.CRLDistributionPoints = []string{"http://pki.example.com/crl"}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	for _, is := range []*Issuer{{Name: "internal", Type: "local_ca"}, {Name: "le", Type: "acme"}} {
+		if err := db.PutIssuer(bg, is); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, c := range map[string]*Certificate{
+		"local":   {Issuer: "internal", CertPEM: leaf(true)},
+		"nourls":  {Issuer: "internal", CertPEM: leaf(false)},
+		"acme":    {Issuer: "le", CertPEM: leaf(true)},
+		"pending": {Issuer: "internal", Status: StatusPending},
+	} {
+		c.Name, c.Fingerprint = name, "fp-"+name
+		if err := db.PutCertificate(bg, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	writeBoltAt(t, path, func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketRevocations); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaVersion, u64(2))
+	})
+
+	db = mustOpen(t, path, Options{})
+	defer db.Close()
+	snap, err := db.Snapshot(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][3]string{
+		"local":   {"http://pki.example.com/ca", "http://pki.example.com/ocsp", "http://pki.example.com/crl"},
+		"nourls":  {},
+		"acme":    {},
+		"pending": {},
+	}
+	for name, w := range want {
+		c := snap.Certificates[name]
+		if got := [3]string{c.IssuerURL, c.OCSPURL, c.CRLURL}; got != w {
+			t.Errorf("%s after the upgrade: URLs %q, want %q", name, got, w)
+		}
+	}
+	if len(snap.Revocations) != 0 || db.schema != SchemaVersion {
+		t.Errorf("after the upgrade: revocations %v, schema %d", snap.Revocations, db.schema)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -136,18 +137,42 @@ func TestSeries(t *testing.T) {
 	}
 }
 
-func TestCryptoBaseline(t *testing.T) {
+func TestCryptoFloor(t *testing.T) {
 	ca, _, err := newBaselineCA("ecdsa-p256")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, workers := range []int{1, 3} {
-		if d, cpu, err := cryptoBaseline(ca, "ecdsa-p256", 5, workers); err != nil || d <= 0 || cpu <= 0 {
-			t.Errorf("cryptoBaseline(5, %d workers) = %v, %v, %v; want durations", workers, d, cpu, err)
+	for _, work := range []floorWork{floorIssue, floorKeygen} {
+		for _, workers := range []int{1, 3} {
+			if d, cpu, err := cryptoFloor(ca, "ecdsa-p256", work, 5, workers); err != nil || d <= 0 || cpu <= 0 {
+				t.Errorf("cryptoFloor(%d, 5, %d workers) = %v, %v, %v; want durations", work, workers, d, cpu, err)
+			}
 		}
 	}
-	if _, _, err := cryptoBaseline(ca, "no-such-alg", 3, 2); err == nil {
-		t.Error("cryptoBaseline with an unknown key algorithm succeeded, want an error")
+	if _, _, err := cryptoFloor(ca, "no-such-alg", floorIssue, 3, 2); err == nil {
+		t.Error("cryptoFloor with an unknown key algorithm succeeded, want an error")
+	}
+}
+
+// The floor signs what certctl signs: a leaf that verifies against the
+// CA, for the names of the generated configs.
+func TestFloorLeaf(t *testing.T) {
+	ca, _, err := newBaselineCA("ecdsa-p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"ecdsa-p256", "rsa-2048"} {
+		der, err := floorSign(ca, alg, 7, time.Now())
+		if err != nil {
+			t.Fatalf("floorSign(%s): %v", alg, err)
+		}
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := leaf.CheckSignatureFrom(ca.cert); err != nil || leaf.DNSNames[0] != certName(7)+".example.com" {
+			t.Errorf("%s floor leaf: signature %v, names %q", alg, err, leaf.DNSNames)
+		}
 	}
 }
 
@@ -165,6 +190,9 @@ func TestRunErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-reps", "0"}, &out, &errb); code != 2 {
 		t.Errorf("run(-reps 0) = %d, want 2", code)
+	}
+	if code := run([]string{"-only", "plan,sign"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `"sign"`) {
+		t.Errorf("run(-only plan,sign) = %d, stderr %q; want 2 and the unknown part named", code, errb.String())
 	}
 	errb.Reset()
 	missing := filepath.Join(t.TempDir(), "nope")
@@ -188,18 +216,18 @@ func TestRunTiny(t *testing.T) {
 	}
 	saved := quickSizes
 	t.Cleanup(func() { quickSizes = saved })
-	quickSizes = sizes{planSmall: 4, planSmallFiles: 2, planLarge: 8, planLargeFiles: 2, apply: 5, applyFiles: 2}
+	quickSizes = sizes{planSmall: 4, planSmallFiles: 2, planLarge: 8, planLargeFiles: 2, apply: 5, applyFiles: 2, rsa: 2}
 
 	var out, errb bytes.Buffer
-	if code := run([]string{"-certctl", bin, "-quick", "-reps", "1", "-json", "-dir", t.TempDir()}, &out, &errb); code != 0 {
+	if code := run([]string{"-certctl", bin, "-quick", "-reps", "1", "-rsa-reps", "1", "-json", "-dir", t.TempDir()}, &out, &errb); code != 0 {
 		t.Fatalf("run(-quick -json) = %d, want 0; stderr:\n%s", code, errb.String())
 	}
 	var res results
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("run(-json) output does not parse: %v\n%s", err, out.String())
 	}
-	if len(res.Measurements) != 14 || len(res.Goals) != 7 {
-		t.Errorf("run(-json) = %d measurements and %d goals, want 14 and 7", len(res.Measurements), len(res.Goals))
+	if len(res.Measurements) != 16 || len(res.Goals) != 7 {
+		t.Errorf("run(-json) = %d measurements and %d goals, want 16 and 7", len(res.Measurements), len(res.Goals))
 	}
 	for _, m := range res.Measurements {
 		if m.BestNS <= 0 || len(m.RunsNS) == 0 {
@@ -211,10 +239,13 @@ func TestRunTiny(t *testing.T) {
 	}
 
 	out.Reset()
-	if code := run([]string{"-certctl", bin, "-quick", "-reps", "1", "-dir", t.TempDir()}, &out, &errb); code != 0 {
-		t.Fatalf("run(-quick) = %d, want 0; stderr:\n%s", code, errb.String())
+	if code := run([]string{"-certctl", bin, "-quick", "-reps", "1", "-only", "apply", "-dir", t.TempDir()}, &out, &errb); code != 0 {
+		t.Fatalf("run(-quick -only apply) = %d, want 0; stderr:\n%s", code, errb.String())
 	}
-	for _, want := range []string{"nproc=", "GOMAXPROCS=", "load average", "MEASUREMENT", "GOAL", "apply/crypto", "file target: extra wall per certificate"} {
+	if strings.Contains(out.String(), "plan, state fully applied") || strings.Contains(out.String(), "rsa-2048 keygen") {
+		t.Errorf("run(-only apply) ran other parts:\n%s", out.String())
+	}
+	for _, want := range []string{"nproc=", "GOMAXPROCS=", "load average", "MEASUREMENT", "GOAL", "apply/floor (all cores)", "crypto floor, in-process, 1 worker", "file target: extra wall per certificate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run(-quick) output lacks %q:\n%s", want, out.String())
 		}

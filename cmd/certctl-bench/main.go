@@ -1,8 +1,10 @@
 // Command certctl-bench times whole certctl commands against the goals of
-// issue 2 ("Speed"), with the baselines measured in the same run. It is
-// what `make bench` runs after the Go benchmarks:
+// issues 2 and 11 ("Speed"), with the baselines measured in the same run.
+// It is what `make bench` runs after the Go benchmarks:
 //
-//	go run ./cmd/certctl-bench -certctl bin/certctl [-quick] [-json]
+//	go run ./cmd/certctl-bench -certctl bin/certctl [-quick] [-json] [-only plan,apply,rsa]
+//
+// (-watch times certctl watch instead; see watch.go.)
 //
 // It generates configurations in a temporary directory, runs the certctl
 // binary as a child process and records each run's wall time and peak RSS:
@@ -12,16 +14,22 @@
 //     wall time, peak RSS, the 10k/1k ratio and the time per certificate;
 //     and the 10,000 again written as one for_each block per file;
 //  2. apply of 1,000 new local-CA ecdsa-p256 certificates (no targets)
-//     against the bare crypto of the same 1,000 certificates done in this
-//     process (pki: key, CSR, Issue, key PEM) with the same number of
-//     workers; the ratio raw, and net of apply's fixed cost;
+//     against the crypto floor of the same 1,000 certificates done in
+//     this process (key generation, x509.CreateCertificate with its
+//     signature self-check, PEM of certificate and PKCS #8 key; no CSR)
+//     on GOMAXPROCS workers, each apply timed right after a floor run;
+//     and apply -parallelism 1 against the floor on one worker;
 //  3. the same apply with one file target, and what the (durable) file
-//     writes add per certificate.
+//     writes add per certificate;
+//  4. apply of 1,000 new rsa-2048 certificates against the floor of
+//     generating their keys alone on GOMAXPROCS workers.
 //
-// Each measurement is repeated (-reps); goals are judged on the best run,
-// the figure least disturbed by other work on the machine, and RSS on the
-// highest. A missed goal is printed as MISSED; the exit status is non-zero
-// only when the harness itself fails.
+// Each measurement is repeated (-reps; -rsa-reps for 4). Ratios to a
+// floor are judged on the median of the paired ratios (each apply against
+// the floor run just before it), which a drift in the machine's speed
+// disturbs least; plan times on the best run, RSS on the highest. A missed
+// goal is printed as MISSED; the exit status is non-zero only when the
+// harness itself fails.
 package main
 
 import (
@@ -36,6 +44,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,30 +60,43 @@ type options struct {
 	parallelism int
 	dir         string
 	keep        bool
+	only        map[string]bool // parts to run: plan, apply, rsa
+	rsaReps     int
 	watch       bool
 }
+
+// parts are the parts of a run, in the order they run.
+var parts = []string{"plan", "apply", "rsa"}
 
 // sizes are the certificate counts of one run.
 type sizes struct {
 	planSmall, planSmallFiles int
 	planLarge, planLargeFiles int
 	apply, applyFiles         int
+	rsa                       int
 }
 
 var (
-	fullSizes  = sizes{planSmall: 1_000, planSmallFiles: 10, planLarge: 10_000, planLargeFiles: 100, apply: 1_000, applyFiles: 10}
-	quickSizes = sizes{planSmall: 100, planSmallFiles: 1, planLarge: 1_000, planLargeFiles: 10, apply: 100, applyFiles: 1}
+	fullSizes  = sizes{planSmall: 1_000, planSmallFiles: 10, planLarge: 10_000, planLargeFiles: 100, apply: 1_000, applyFiles: 10, rsa: 1_000}
+	quickSizes = sizes{planSmall: 100, planSmallFiles: 1, planLarge: 1_000, planLargeFiles: 10, apply: 100, applyFiles: 1, rsa: 20}
 )
 
-// Goals (issue 2, "Speed").
+// Goals (issues 2 and 11, "Speed").
 const (
-	goalPlanWall   = time.Second
-	goalPlanRSSKiB = 200 * 1000 * 1000 / 1024 // 200 MB
+	goalPlanWall   = 300 * time.Millisecond
+	goalPlanRSSKiB = 100 * 1000 * 1000 / 1024 // 100 MB
 	goalPlanScale  = 10.0                     // time(10k)/time(1k): linear
-	goalApplyRatio = 1.3
+	// apply of new certificates / the all-core crypto floor.
+	goalApplyRatio = 1.5
+	// rsa-2048 apply throughput is at least 90% of the all-core keygen
+	// floor's: apply wall / keygen wall <= 1/0.9.
+	goalRSAThroughput = 0.9
 )
 
-const keyAlgorithm = "ecdsa-p256" // the leaves' and the CA's
+const (
+	keyAlgorithm    = "ecdsa-p256" // the leaves' and the CA's
+	rsaKeyAlgorithm = "rsa-2048"   // the leaves' of part 4 (the CA stays keyAlgorithm)
+)
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("certctl-bench", flag.ContinueOnError)
@@ -87,9 +109,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.parallelism, "parallelism", 10, "apply's -parallelism, and the crypto baseline's worker count")
 	fs.StringVar(&o.dir, "dir", "", "where to make the scratch directory (default: the system temp dir)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
+	only := fs.String("only", strings.Join(parts, ","), "the parts to run, comma-separated: plan (1), apply (2, 3), rsa (4)")
+	fs.IntVar(&o.rsaReps, "rsa-reps", 3, "runs of the rsa-2048 pair (part 4, about a minute each on 2 cores)")
 	fs.BoolVar(&o.watch, "watch", false, "time certctl watch instead (issue 8: edit to files, idle cost); see watch.go")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: certctl-bench [-certctl PATH] [-quick] [-json] [-reps N] [-parallelism N] [-dir DIR] [-keep]\n")
+		fmt.Fprintf(stderr, "usage: certctl-bench [-certctl PATH] [-quick] [-json] [-reps N] [-rsa-reps N] [-parallelism N] [-only PARTS] [-dir DIR] [-keep] [-watch]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +122,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || o.reps < 1 || o.parallelism < 1 {
+	o.only = map[string]bool{}
+	for p := range strings.SplitSeq(*only, ",") {
+		if p = strings.TrimSpace(p); !slices.Contains(parts, p) {
+			fmt.Fprintf(stderr, "certctl-bench: -only: unknown part %q (want some of %s)\n", p, strings.Join(parts, ", "))
+			return 2
+		}
+		o.only[p] = true
+	}
+	if fs.NArg() > 0 || o.reps < 1 || o.rsaReps < 1 || o.parallelism < 1 {
 		fs.Usage()
 		return 2
 	}
@@ -152,7 +184,12 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 
 	res := &results{
 		Machine: machineInfo(bin, base),
-		Quick:   o.quick, Reps: o.reps, Parallelism: o.parallelism, KeyAlgorithm: keyAlgorithm,
+		Quick:   o.quick, Reps: o.reps, RSAReps: o.rsaReps, Parallelism: o.parallelism, KeyAlgorithm: keyAlgorithm,
+	}
+	for _, p := range parts {
+		if o.only[p] {
+			res.Parts = append(res.Parts, p)
+		}
 	}
 	if _, out, err := r.run(base, 0, "version"); err == nil {
 		res.Machine.CertctlVersion = strings.TrimSpace(string(out))
@@ -165,8 +202,42 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 		return nil
 	}
 
-	// 1. plan over a fully applied state, at two sizes, and at the larger
-	// one also written with for_each.
+	var m measured
+	if o.only["plan"] {
+		if err := benchPlan(r, o, sz, base, progress, res, &m); err != nil {
+			return nil, err
+		}
+	}
+	if o.only["apply"] {
+		if err := benchApply(ctx, r, o, sz, base, progress, res, &m); err != nil {
+			return nil, err
+		}
+	}
+	if o.only["rsa"] {
+		if err := benchRSA(ctx, r, o, sz, base, progress, res, &m); err != nil {
+			return nil, err
+		}
+	}
+	res.Machine.LoadAverageEnd = loadAverage()
+	res.evaluate(&m)
+	return res, nil
+}
+
+// measured holds the series the goals are judged on; those of parts not
+// run are nil.
+type measured struct {
+	plans                                           [2]*series // 1k, 10k
+	planForEach                                     *series
+	validate, planEmpty, caCreate                   *series
+	floorAll, applyPar, applyFT, floorOne, applySer *series
+	keygenRSA, applyRSA                             *series
+}
+
+type progressFunc func(format string, args ...any) error
+
+// benchPlan is part 1: plan over a fully applied state, at two sizes, and
+// at the larger one also written with for_each.
+func benchPlan(r *runner, o options, sz sizes, base string, progress progressFunc, res *results, m *measured) error {
 	planCases := []struct {
 		n, files int
 		forEach  bool
@@ -179,39 +250,44 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 			style, dir = plural(files, "file")+", for_each", dir+"-for_each"
 		}
 		if err := writeConfig(dir, genOptions{Certs: n, Files: files, KeyAlgorithm: keyAlgorithm, CAKeyAlgorithm: keyAlgorithm, ForEach: pc.forEach}); err != nil {
-			return nil, err
+			return err
 		}
 		if err := progress("applying %d certificates (%s; setup for plan)", n, style); err != nil {
-			return nil, err
+			return err
 		}
 		setup, err := r.measure(fmt.Sprintf("apply, setup for plan (%s)", style), n, 1,
 			step{dir: dir, args: []string{"apply", "-auto-approve", "-parallelism", fmt.Sprint(o.parallelism)}, check: applied(n)})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.add(setup, "")
 		// The state must be fully applied, or plan times the wrong thing.
 		if _, _, err := r.run(dir, 0, "plan", "-detailed-exitcode"); err != nil {
-			return nil, fmt.Errorf("state not fully applied after apply: %w", err)
+			return fmt.Errorf("state not fully applied after apply: %w", err)
 		}
 		if err := progress("timing plan over %d certificates (%s), %d runs", n, style, o.reps); err != nil {
-			return nil, err
+			return err
 		}
 		s, err := r.measure(fmt.Sprintf("plan, state fully applied (%s)", style), n, o.reps,
 			step{dir: dir, args: []string{"plan"}, check: contains("No changes.")})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.add(s, "")
 		plans = append(plans, s)
 	}
+	m.plans, m.planForEach = [2]*series{plans[0], plans[1]}, plans[2]
+	return nil
+}
 
-	// 2 and 3. apply of new certificates, against the bare crypto.
+// benchApply is parts 2 and 3: apply of new certificates, against the
+// crypto floor.
+func benchApply(ctx context.Context, r *runner, o options, sz sizes, base string, progress progressFunc, res *results, m *measured) error {
 	n := sz.apply
 	dirNT := filepath.Join(base, "apply")
 	dirFT := filepath.Join(base, "apply-target")
 	if err := writeConfig(dirNT, genOptions{Certs: n, Files: sz.applyFiles, KeyAlgorithm: keyAlgorithm, CAKeyAlgorithm: keyAlgorithm}); err != nil {
-		return nil, err
+		return err
 	}
 	// Each round writes to a new target directory, and none is removed
 	// before the end: on ext4, creating a file right after many were
@@ -229,98 +305,136 @@ func bench(ctx context.Context, o options, log io.Writer) (*results, error) {
 	}
 
 	if err := progress("timing validate and plan over %d new certificates, %d runs", n, o.reps); err != nil {
-		return nil, err
+		return err
 	}
 	validate, err := r.measure(fmt.Sprintf("validate (%s)", plural(sz.applyFiles, "file")), n, o.reps,
 		step{dir: dirNT, setup: fresh(dirNT), args: []string{"validate"}})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.add(validate, "process start + config load")
 	planEmpty, err := r.measure("plan, empty state", n, o.reps,
 		step{dir: dirNT, setup: fresh(dirNT), args: []string{"plan"}, check: contains(fmt.Sprintf("Plan: %d to create", n+1))})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.add(planEmpty, "+ state, plan, render")
 	caCreate := &series{Name: "CA creation, in-process", N: 1}
 	for range o.reps {
 		_, d, err := newBaselineCA(keyAlgorithm)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		caCreate.add(d, -1, -1)
 	}
 	res.add(caCreate, keyAlgorithm+" root")
 
-	// The baseline and the applies it is compared with take turns, so
-	// that load from elsewhere on the machine falls on both alike.
+	// The floor and the applies it is compared with take turns, so that
+	// load from elsewhere on the machine falls on both alike.
 	ca, _, err := newBaselineCA(keyAlgorithm)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	par := fmt.Sprint(o.parallelism)
-	cryptoPar := &series{Name: fmt.Sprintf("crypto baseline, in-process, %d workers", o.parallelism), N: n}
+	cores := runtime.GOMAXPROCS(0)
+	floorAll := &series{Name: fmt.Sprintf("crypto floor, in-process, %d workers (all cores)", cores), N: n}
 	applyPar := &series{Name: fmt.Sprintf("apply -parallelism %d, no targets", o.parallelism), N: n}
 	applyFT := &series{Name: fmt.Sprintf("apply -parallelism %d, 1 file target", o.parallelism), N: n}
-	cryptoSer := &series{Name: "crypto baseline, in-process, 1 worker", N: n}
+	floorOne := &series{Name: "crypto floor, in-process, 1 worker (one core)", N: n}
 	applySer := &series{Name: "apply -parallelism 1, no targets", N: n}
-	// The goal's pair first: each apply is timed right after its
-	// baseline, in twice as many rounds as the rest. A shared VM's speed
-	// can drift by 20% within seconds (the 2-CPU VMs this project is
-	// measured on do); timed far apart, the two would often be compared
-	// across a drift.
-	if err := progress("timing apply of %d new certificates against the crypto baseline, %d rounds", n, 2*o.reps); err != nil {
-		return nil, err
+	// The goal's pair first: each apply is timed right after its floor,
+	// in twice as many rounds as the rest. A shared VM's speed can drift
+	// by 20% within seconds (the 2-CPU VMs this project is measured on
+	// do); timed far apart, the two would often be compared across a
+	// drift.
+	if err := progress("timing apply of %d new certificates against the crypto floor, %d rounds", n, 2*o.reps); err != nil {
+		return err
 	}
 	for range 2 * o.reps {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		d, cpu, err := cryptoBaseline(ca, keyAlgorithm, n, o.parallelism)
+		d, cpu, err := cryptoFloor(ca, keyAlgorithm, floorIssue, n, cores)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		cryptoPar.add(d, cpu, -1)
+		floorAll.add(d, cpu, -1)
 		if err := r.measureOnce(applyPar, step{dir: dirNT, setup: fresh(dirNT), check: applied(n),
 			args: []string{"apply", "-auto-approve", "-parallelism", par}}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := progress("timing apply with a file target, and serial apply against the serial baseline, %d rounds", o.reps); err != nil {
-		return nil, err
+	if err := progress("timing apply with a file target, and serial apply against the one-core floor, %d rounds", o.reps); err != nil {
+		return err
 	}
 	for round := range o.reps {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if err := r.measureOnce(applyFT, step{dir: dirFT, setup: targetRound(round), check: applied(n),
 			args: []string{"apply", "-auto-approve", "-parallelism", par}}); err != nil {
-			return nil, err
+			return err
 		}
-		d, cpu, err := cryptoBaseline(ca, keyAlgorithm, n, 1)
+		d, cpu, err := cryptoFloor(ca, keyAlgorithm, floorIssue, n, 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		cryptoSer.add(d, cpu, -1)
+		floorOne.add(d, cpu, -1)
 		if err := r.measureOnce(applySer, step{dir: dirNT, setup: fresh(dirNT), check: applied(n),
 			args: []string{"apply", "-auto-approve", "-parallelism", "1"}}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The target really got the files.
 	if _, err := os.Stat(filepath.Join(outDir, certName(n-1)+".key")); err != nil {
-		return nil, fmt.Errorf("file target: %w", err)
+		return fmt.Errorf("file target: %w", err)
 	}
-	res.add(cryptoPar, "key + CSR + Issue + key PEM")
+	res.add(floorAll, "key + x509.CreateCertificate + PEM of cert and key; no CSR")
 	res.add(applyPar, "")
 	res.add(applyFT, "4 files per certificate, fsync + rename")
-	res.add(cryptoSer, "")
+	res.add(floorOne, "")
 	res.add(applySer, "")
+	m.validate, m.planEmpty, m.caCreate = validate, planEmpty, caCreate
+	m.floorAll, m.applyPar, m.applyFT, m.floorOne, m.applySer = floorAll, applyPar, applyFT, floorOne, applySer
+	return nil
+}
 
-	res.Machine.LoadAverageEnd = loadAverage()
-	res.evaluate([2]*series{plans[0], plans[1]}, plans[2], validate, planEmpty, caCreate, cryptoPar, applyPar, applyFT, cryptoSer, applySer)
-	return res, nil
+// benchRSA is part 4: apply of new rsa-2048 certificates against the
+// floor of generating their keys on every core.
+func benchRSA(ctx context.Context, r *runner, o options, sz sizes, base string, progress progressFunc, res *results, m *measured) error {
+	n := sz.rsa
+	dir := filepath.Join(base, "apply-rsa")
+	if err := writeConfig(dir, genOptions{Certs: n, Files: sz.applyFiles, KeyAlgorithm: rsaKeyAlgorithm, CAKeyAlgorithm: keyAlgorithm}); err != nil {
+		return err
+	}
+	ca, _, err := newBaselineCA(keyAlgorithm)
+	if err != nil {
+		return err
+	}
+	cores := runtime.GOMAXPROCS(0)
+	keygen := &series{Name: fmt.Sprintf("%s keygen floor, in-process, %d workers (all cores)", rsaKeyAlgorithm, cores), N: n}
+	apply := &series{Name: fmt.Sprintf("apply -parallelism %d, %s leaves, no targets", o.parallelism, rsaKeyAlgorithm), N: n}
+	if err := progress("timing apply of %d new %s certificates against the keygen floor, %d rounds", n, rsaKeyAlgorithm, o.rsaReps); err != nil {
+		return err
+	}
+	for range o.rsaReps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d, cpu, err := cryptoFloor(ca, rsaKeyAlgorithm, floorKeygen, n, cores)
+		if err != nil {
+			return err
+		}
+		keygen.add(d, cpu, -1)
+		if err := r.measureOnce(apply, step{dir: dir, setup: fresh(dir), check: applied(n),
+			args: []string{"apply", "-auto-approve", "-parallelism", fmt.Sprint(o.parallelism)}}); err != nil {
+			return err
+		}
+	}
+	res.add(keygen, "key generation alone")
+	res.add(apply, "")
+	m.keygenRSA, m.applyRSA = keygen, apply
+	return nil
 }
 
 // fresh returns a setup that removes dir's state, so that the next apply

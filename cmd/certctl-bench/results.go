@@ -13,6 +13,8 @@ type results struct {
 	Machine      machine       `json:"machine"`
 	Quick        bool          `json:"quick"`
 	Reps         int           `json:"reps"`
+	RSAReps      int           `json:"rsa_reps"`
+	Parts        []string      `json:"parts"`
 	Parallelism  int           `json:"parallelism"`
 	KeyAlgorithm string        `json:"key_algorithm"`
 	Measurements []measurement `json:"measurements"`
@@ -86,45 +88,60 @@ func (r *results) derive(name string, value float64, unit, basis string) {
 	r.Derived = append(r.Derived, derived{Name: name, Value: value, Unit: unit, Basis: basis})
 }
 
-// evaluate judges the goals and derives the per-certificate figures.
-// Times are best runs throughout.
-func (r *results) evaluate(plans [2]*series, planForEach, validate, planEmpty, caCreate, cryptoPar, applyPar, applyFT, cryptoSer, applySer *series) {
-	small, large := plans[0], plans[1]
-	r.goal(fmt.Sprintf("plan, %d certs, plain blocks: wall", large.N), secs(large.Best()), secs(goalPlanWall), "s", "best run")
-	r.goal(fmt.Sprintf("plan, %d certs, plain blocks: peak RSS", large.N), mb(large.PeakRSSKiB()), mb(goalPlanRSSKiB), "MB", "highest run")
-	r.goal(fmt.Sprintf("plan time %d/%d certs (linear: <= %d)", large.N, small.N, large.N/small.N),
-		ratio(large.Best(), small.Best()), float64(large.N)/float64(small.N), "x", "best runs")
-	r.goal(fmt.Sprintf("plan, %d certs, for_each: wall", planForEach.N), secs(planForEach.Best()), secs(goalPlanWall), "s", "best run")
-	r.goal(fmt.Sprintf("plan, %d certs, for_each: peak RSS", planForEach.N), mb(planForEach.PeakRSSKiB()), mb(goalPlanRSSKiB), "MB", "highest run")
-	r.derive(fmt.Sprintf("plan per certificate, %d certs", large.N), float64(large.Best())/float64(large.N), "ns",
-		"whole command / certificates")
-	r.derive("plan per certificate, marginal", float64(large.Best()-small.Best())/float64(large.N-small.N), "ns",
-		fmt.Sprintf("(t%d - t%d) / %d", large.N, small.N, large.N-small.N))
+// evaluate judges the goals and derives the per-certificate figures, for
+// the parts that ran.
+func (r *results) evaluate(m *measured) {
+	if small, large := m.plans[0], m.plans[1]; small != nil {
+		r.goal(fmt.Sprintf("plan, %d certs, plain blocks: wall", large.N), secs(large.Best()), secs(goalPlanWall), "s", "best run")
+		r.goal(fmt.Sprintf("plan, %d certs, plain blocks: peak RSS", large.N), mb(large.PeakRSSKiB()), mb(goalPlanRSSKiB), "MB", "highest run")
+		r.goal(fmt.Sprintf("plan time %d/%d certs (linear: <= %d)", large.N, small.N, large.N/small.N),
+			ratio(large.Best(), small.Best()), float64(large.N)/float64(small.N), "x", "best runs")
+		r.goal(fmt.Sprintf("plan, %d certs, for_each: wall", m.planForEach.N), secs(m.planForEach.Best()), secs(goalPlanWall), "s", "best run")
+		r.goal(fmt.Sprintf("plan, %d certs, for_each: peak RSS", m.planForEach.N), mb(m.planForEach.PeakRSSKiB()), mb(goalPlanRSSKiB), "MB", "highest run")
+		r.derive(fmt.Sprintf("plan, %d certs, plain blocks: median wall", large.N), secs(large.Median()), "s", "median run")
+		r.derive(fmt.Sprintf("plan per certificate, %d certs", large.N), float64(large.Best())/float64(large.N), "ns",
+			"whole command / certificates")
+		r.derive("plan per certificate, marginal", float64(large.Best()-small.Best())/float64(large.N-small.N), "ns",
+			fmt.Sprintf("(t%d - t%d) / %d", large.N, small.N, large.N-small.N))
+	}
 
-	n := float64(applyPar.N)
-	fixed := planEmpty.Best() + caCreate.Best()
-	r.goal(fmt.Sprintf("apply/crypto, -parallelism %d: RAW", r.Parallelism), ratio(applyPar.Best(), cryptoPar.Best()), goalApplyRatio, "x",
-		"apply wall / in-process crypto, same worker count")
-	r.goal(fmt.Sprintf("apply/crypto, -parallelism %d: NET of fixed cost", r.Parallelism), ratio(applyPar.Best()-fixed, cryptoPar.Best()), goalApplyRatio, "x",
-		fmt.Sprintf("(apply - fixed %s) / crypto", ms(fixed)))
-	r.derive(fmt.Sprintf("apply/crypto, -parallelism %d: paired runs", r.Parallelism), applyPar.pairedRatio(cryptoPar), "x",
-		fmt.Sprintf("median of %d apply/crypto ratios, each apply against the baseline run just before it", len(applyPar.Runs)))
-	r.derive("apply fixed cost", float64(fixed)/1e6, "ms",
-		fmt.Sprintf("plan on empty state %s + CA creation %s (validate alone: %s)", ms(planEmpty.Best()), ms(caCreate.Best()), ms(validate.Best())))
-	r.derive(fmt.Sprintf("apply/crypto CPU time, -parallelism %d: raw", r.Parallelism), ratio(applyPar.MinCPU(), cryptoPar.MinCPU()), "x",
-		"user+system; steadier than wall on a busy machine")
-	r.derive(fmt.Sprintf("apply/crypto CPU time, -parallelism %d: net", r.Parallelism), ratio(applyPar.MinCPU()-planEmpty.MinCPU(), cryptoPar.MinCPU()), "x",
-		fmt.Sprintf("net of plan-on-empty-state CPU %s", ms(planEmpty.MinCPU())))
-	r.derive("apply/crypto, -parallelism 1: raw", ratio(applySer.Best(), cryptoSer.Best()), "x", "serial both")
-	r.derive("apply/crypto, -parallelism 1: net of fixed cost", ratio(applySer.Best()-fixed, cryptoSer.Best()), "x", "serial both")
-	r.derive(fmt.Sprintf("apply per certificate, -parallelism %d", r.Parallelism), float64(applyPar.Best()-fixed)/n/1e3, "us", "net of fixed cost")
-	r.derive(fmt.Sprintf("crypto per certificate, %d workers", r.Parallelism), float64(cryptoPar.Best())/n/1e3, "us", "")
-	r.derive(fmt.Sprintf("apply overhead over crypto, -parallelism %d", r.Parallelism), float64(applyPar.Best()-fixed-cryptoPar.Best())/n/1e3, "us",
-		"per certificate, net of fixed cost")
-	r.derive("file target: extra wall per certificate", float64(applyFT.Best()-applyPar.Best())/n/1e3, "us",
-		fmt.Sprintf("(apply with target %s - without %s) / %d", ms(applyFT.Best()), ms(applyPar.Best()), applyPar.N))
-	r.derive("file target: extra CPU per certificate", float64(applyFT.MinCPU()-applyPar.MinCPU())/n/1e3, "us",
-		"user+system, mostly kernel: 4 x (create temp, write, fsync, rename) + dir fsync")
+	if m.applyPar != nil {
+		applyPar, floorAll, floorOne, applySer := m.applyPar, m.floorAll, m.floorOne, m.applySer
+		n := float64(applyPar.N)
+		fixed := m.planEmpty.Best() + m.caCreate.Best()
+		r.goal(fmt.Sprintf("apply/floor (all cores), -parallelism %d", r.Parallelism), applyPar.pairedRatio(floorAll), goalApplyRatio, "x",
+			fmt.Sprintf("median of %d apply/floor ratios, each apply against the floor run just before it", len(applyPar.Runs)))
+		r.derive(fmt.Sprintf("apply/floor (all cores), -parallelism %d: best runs", r.Parallelism), ratio(applyPar.Best(), floorAll.Best()), "x",
+			"apply best / floor best")
+		r.derive(fmt.Sprintf("apply/floor (all cores), -parallelism %d: medians", r.Parallelism), ratio(applyPar.Median(), floorAll.Median()), "x",
+			"apply median / floor median")
+		r.derive(fmt.Sprintf("apply/floor (all cores), -parallelism %d: net of fixed cost", r.Parallelism), ratio(applyPar.Best()-fixed, floorAll.Best()), "x",
+			fmt.Sprintf("(apply - fixed %s) / floor, best runs", ms(fixed)))
+		r.derive("apply fixed cost", float64(fixed)/1e6, "ms",
+			fmt.Sprintf("plan on empty state %s + CA creation %s (validate alone: %s)", ms(m.planEmpty.Best()), ms(m.caCreate.Best()), ms(m.validate.Best())))
+		r.derive("floor: one core / all cores", ratio(floorOne.Best(), floorAll.Best()), "x", "best runs: how well the floor itself scales")
+		r.derive(fmt.Sprintf("apply/floor CPU time, -parallelism %d", r.Parallelism), ratio(applyPar.MinCPU(), floorAll.MinCPU()), "x",
+			"user+system, least of the runs; steadier than wall on a busy machine")
+		r.derive(fmt.Sprintf("apply CPU beyond the floor, -parallelism %d", r.Parallelism), float64(applyPar.MinCPU()-floorAll.MinCPU())/n/1e3, "us",
+			fmt.Sprintf("per certificate; plan on an empty state alone uses %s CPU", ms(m.planEmpty.MinCPU())))
+		r.derive("apply/floor (one core), -parallelism 1", applySer.pairedRatio(floorOne), "x", "median of paired ratios, serial both")
+		r.derive(fmt.Sprintf("apply per certificate, -parallelism %d", r.Parallelism), float64(applyPar.Best()-fixed)/n/1e3, "us", "net of fixed cost")
+		r.derive(fmt.Sprintf("floor per certificate, %s", plural(r.Machine.GOMAXPROCS, "worker")), float64(floorAll.Best())/n/1e3, "us", "")
+		r.derive("floor per certificate, 1 worker", float64(floorOne.Best())/n/1e3, "us", "")
+		r.derive("file target: extra wall per certificate", float64(m.applyFT.Best()-applyPar.Best())/n/1e3, "us",
+			fmt.Sprintf("(apply with target %s - without %s) / %d", ms(m.applyFT.Best()), ms(applyPar.Best()), applyPar.N))
+		r.derive("file target: extra CPU per certificate", float64(m.applyFT.MinCPU()-applyPar.MinCPU())/n/1e3, "us",
+			"user+system, mostly kernel: 4 x (create temp, write, fsync, rename) + dir fsync")
+	}
+
+	if m.applyRSA != nil {
+		r.goal(fmt.Sprintf("%s apply/keygen floor (>= %.0f%% of its throughput)", rsaKeyAlgorithm, goalRSAThroughput*100),
+			m.applyRSA.pairedRatio(m.keygenRSA), 1/goalRSAThroughput, "x",
+			fmt.Sprintf("median of %d paired ratios", len(m.applyRSA.Runs)))
+		n := float64(m.applyRSA.N)
+		r.derive(fmt.Sprintf("%s apply: certificates per second", rsaKeyAlgorithm), n/m.applyRSA.Median().Seconds(), "/s", "median run")
+		r.derive(fmt.Sprintf("%s keygen floor: keys per second", rsaKeyAlgorithm), n/m.keygenRSA.Median().Seconds(), "/s", "median run")
+	}
 }
 
 func printText(w io.Writer, r *results) {
@@ -135,8 +152,8 @@ func printText(w io.Writer, r *results) {
 	}
 	fmt.Fprintf(w, "  %s  host %s\n", m.GoVersion, m.Host)
 	fmt.Fprintf(w, "load average: %s at start, %s at end   scratch: %s (%s)\n", m.LoadAverageStart, m.LoadAverageEnd, m.ScratchDir, m.ScratchFS)
-	fmt.Fprintf(w, "%d runs each (%d of the apply/crypto pair); BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", r.Reps, 2*r.Reps)
-	fmt.Fprintf(w, "certificates: %s leaves, %s local CA; apply and the crypto baseline take turns\n", r.KeyAlgorithm, r.KeyAlgorithm)
+	fmt.Fprintf(w, "parts: %s; %d runs each (%d of the apply/floor pair, %d of the rsa pair); BEST = fastest run, MEDIAN = middle run, CPU = least user+system time of a run, PEAK RSS = highest run (child processes only)\n", strings.Join(r.Parts, ", "), r.Reps, 2*r.Reps, r.RSAReps)
+	fmt.Fprintf(w, "certificates: %s leaves (and %s in the rsa part), %s local CA; each apply is timed right after its floor\n", r.KeyAlgorithm, rsaKeyAlgorithm, r.KeyAlgorithm)
 	if r.Quick {
 		fmt.Fprintln(w, "QUICK RUN: reduced sizes; the goals below are the issue's thresholds applied to smaller inputs")
 	}

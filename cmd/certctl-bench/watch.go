@@ -36,6 +36,10 @@ type watchResults struct {
 	IdleCPU                   float64 // fraction of one core
 	IdleRSSKiB                int64
 	ReadyAfter                time.Duration // start to the first pass over IdleCerts
+	// PassCPU is the CPU time of one pass over IdleCerts with nothing to
+	// do (what every -resync costs), started by touching the state file
+	// as another certctl process's write would.
+	PassCPU time.Duration
 }
 
 // benchWatch measures certctl watch as a child process:
@@ -148,6 +152,22 @@ func benchWatch(ctx context.Context, o options, dir string, log io.Writer) (*wat
 	if res.IdleRSSKiB, err = procRSSKiB(w.cmd.Process.Pid); err != nil {
 		return nil, err
 	}
+
+	// One pass with nothing to do: touch the state, wait for the pass.
+	statePath := filepath.Join(idleDir, ".certctl", "state.db")
+	now := time.Now()
+	if err := os.Chtimes(statePath, now, now); err != nil {
+		return nil, err
+	}
+	if _, err := w.waitLog("msg=reconcile", time.Minute); err != nil {
+		return nil, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	cpu2, err := procCPU(w.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	res.PassCPU = cpu2 - cpu1
 	return res, nil
 }
 
@@ -274,6 +294,8 @@ func printWatch(w io.Writer, r *watchResults) {
 	fmt.Fprintf(w, "  idle over %d certificates, %s: %.2f%% of one core (goal < %.0f%%: %s), RSS %.1f MB (goal < 150 MB: %s); first pass after %s\n",
 		r.IdleCerts, r.IdleWindow, r.IdleCPU*100, goalIdleCPU*100, verdict(r.IdleCPU < goalIdleCPU),
 		mb(r.IdleRSSKiB), verdict(r.IdleRSSKiB < goalIdleRSSKiB), ms(r.ReadyAfter))
+	fmt.Fprintf(w, "  a pass with nothing to do over %d certificates: %s CPU, so %.2f%% of one core at the default -resync of 10m\n",
+		r.IdleCerts, ms(r.PassCPU), r.PassCPU.Seconds()/600*100)
 }
 
 // runWatch is certctl-bench -watch.

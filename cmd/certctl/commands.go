@@ -43,11 +43,13 @@ var commands = map[string]command{
 	"validate": {"Check the configuration for errors", cmdValidate},
 	"fmt":      {"Rewrite configuration files in the canonical format", cmdFmt},
 	"plan":     {"Show what apply would change, and why", cmdPlan},
+	"diff":     {"Show what a change between two git revisions does", cmdDiff},
 	"apply":    {"Issue, renew, replace and deploy certificates", cmdApply},
 	"show":     {"List certificates with their state", cmdShow},
 	"version":  {"Print the certctl version", cmdVersion},
 	// ACME: renew.go, providers.go.
 	"renew":     {"Renew one certificate now, whatever its schedule", cmdRenew},
+	"revoke":    {"Revoke one certificate now; the next apply replaces it", cmdRevoke},
 	"providers": {"List the DNS-01 providers and their settings", cmdProviders},
 	// The notification queue.
 	"status":        {"Count certificates and notifications by status", cmdStatus},
@@ -55,6 +57,9 @@ var commands = map[string]command{
 	"requeue":       {"Reset dead notifications to pending", cmdRequeue},
 	// The long-running reconciler: watch.go, server.go.
 	"watch": {"Reconcile continuously; serve health, metrics, CRLs and OCSP", cmdWatch},
+	// Onboarding: import.go, init.go.
+	"import": {"Bring existing certificates (files, TLS endpoints) under certctl", cmdImport},
+	"init":   {"Write the first configuration of a repository, asking or from flags", cmdInit},
 	// A host's side of the agents' API: agent.go.
 	"agent": {"Pull this host's deployments from certctl watch; keep its keys here", cmdAgent},
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certctl/certctl/reconcile"
+	"github.com/certctl/certctl/spec"
 	"github.com/certctl/certctl/state"
 )
 
@@ -26,8 +27,19 @@ func cmdRenew(e *env, args []string) int {
 		return e.errorf("renew takes one certificate name, such as www or 'sites[\"api\"]'")
 	}
 	name := strings.TrimPrefix(fs.Arg(0), "certificate.")
-	view := out.view(e)
 
+	return e.applyOne(name, out, func(cfg *spec.Config, snap *state.Snapshot) (*reconcile.ActionPlan, error) {
+		return reconcile.PlanRenew(cfg, snap, nil, time.Now(), name)
+	})
+}
+
+// applyOne is the body of the commands that act on one certificate now
+// (renew, revoke): it checks that name is in the configuration, plans
+// with planFn against the state, shows the plan, applies it without
+// asking (naming the certificate is the approval), delivers the
+// notifications and prints the result.
+func (e *env) applyOne(name string, out outputFlags, planFn func(*spec.Config, *state.Snapshot) (*reconcile.ActionPlan, error)) int {
+	view := out.view(e)
 	cfg, ok := e.loadConfig()
 	if !ok {
 		return exitError
@@ -44,7 +56,7 @@ func cmdRenew(e *env, args []string) int {
 	if err != nil {
 		return e.errorf("%v", err)
 	}
-	p, err := reconcile.PlanRenew(cfg, snap, nil, time.Now(), name)
+	p, err := planFn(cfg, snap)
 	if err != nil {
 		return e.errorf("%v", err)
 	}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/certctl/certctl/agent"
+	"github.com/certctl/certctl/reconcile/metrics"
+	"github.com/certctl/certctl/reconcile/pkiserve"
 	"github.com/certctl/certctl/reconcile/watch"
 )
 
@@ -13,17 +16,36 @@ import (
 // and what each pass publishes (metrics, CRLs, OCSP).
 type server struct {
 	watcher *watch.Watcher
+	metrics *metrics.Metrics
+	pki     *pkiserve.Server
+	log     *slog.Logger
 	agents  *agent.Server // the agents' API, nil when none is served
 }
 
-func newServer() *server { return &server{} }
+func newServer(log *slog.Logger) *server {
+	return &server{metrics: metrics.New(version), pki: pkiserve.New(), log: log}
+}
 
-// observe is the watcher's OnPass: it runs after every pass, with the
-// state still open.
+// observe is the watcher's OnPass: it runs at the end of every pass that
+// read the state, with the state still open, so that the local CAs' keys
+// can be unsealed to sign CRLs and OCSP responses.
 func (s *server) observe(p *watch.Pass) {
+	if err := s.pki.Update(p.Config, p.Snapshot, p.Unseal, p.Start.Add(p.Duration)); err != nil {
+		s.log.Error("publishing CRLs and OCSP", "error", err)
+	}
 	if s.agents != nil {
 		s.agents.Observe(p)
 	}
+}
+
+// afterPass is the watcher's AfterPass: it runs after every pass, also
+// one that failed before reading the state.
+func (s *server) afterPass(p *watch.Pass) {
+	if p.Snapshot != nil {
+		s.metrics.ObserveState(p.Config, p.Snapshot, p.Start.Add(p.Duration))
+	}
+	s.metrics.ObserveReconcile(metrics.Pass{Start: p.Start, Duration: p.Duration,
+		Revision: p.Revision.ID, Author: p.Revision.Author, Err: p.Err})
 }
 
 func (s *server) handler() http.Handler {
@@ -33,6 +55,8 @@ func (s *server) handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle(pkiserve.Prefix, s.pki) // CRL, OCSP (GET and POST), CA certificates
 	if s.agents != nil {
 		mux.Handle("/api/v1/", s.agents.Handler())
 	}

@@ -75,7 +75,7 @@ func cmdWatch(e *env, args []string) int {
 		return e.errorf("%v", err)
 	}
 
-	srv := newServer()
+	srv := newServer(log)
 	w, err := watch.New(watch.Options{
 		Source:       src,
 		StatePath:    e.statePath,
@@ -86,6 +86,8 @@ func cmdWatch(e *env, args []string) int {
 		Exec:         reconcile.ShellExec(0),
 		Logger:       log,
 		OnPass:       srv.observe,
+		AfterPass:    srv.afterPass,
+		Observe:      srv.metrics.ObserveIssuance,
 	})
 	if err != nil {
 		return e.errorf("%v", err)

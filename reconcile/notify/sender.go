@@ -175,16 +175,29 @@ func FromSpec(n *spec.Notifier) (Sender, error) {
 	return s, nil
 }
 
+// SecretAttr reports whether attribute k of n holds a secret: read
+// through env() or file(), or secret by what it is (a password, an API
+// key, a chat service's webhook URL). Nothing may show such a value.
+func SecretAttr(n *spec.Notifier, k string) bool {
+	switch k {
+	case "secret", "password", "routing_key", "api_key":
+		return true
+	case "url":
+		return n.Sensitive[k] || n.Type == "slack" || n.Type == "teams"
+	}
+	return n.Sensitive[k]
+}
+
+// SecretHeader reports whether header k of n holds a secret: read through
+// env() or file(), or a credential by its name (Authorization, X-Api-Key).
+func SecretHeader(n *spec.Notifier, k string) bool {
+	return n.Sensitive["headers"] || n.Sensitive[k] || n.Sensitive["headers."+k] || credentialHeader(k)
+}
+
 // collectSecrets registers everything secret in n with b's redactor.
 func (b *base) collectSecrets(n *spec.Notifier) {
 	for k, v := range n.Attrs {
-		secret := n.Sensitive[k]
-		switch k {
-		case "secret", "password", "routing_key", "api_key":
-			secret = true
-		case "url":
-			secret = secret || n.Type == "slack" || n.Type == "teams"
-		}
+		secret := SecretAttr(n, k)
 		switch {
 		case k == "url" && secret:
 			b.red.addURL(v)
@@ -195,7 +208,7 @@ func (b *base) collectSecrets(n *spec.Notifier) {
 		}
 	}
 	for k, v := range n.Headers {
-		if n.Sensitive["headers"] || n.Sensitive[k] || n.Sensitive["headers."+k] || credentialHeader(k) {
+		if SecretHeader(n, k) {
 			b.red.add(v)
 			// "Bearer abc": the token alone may be echoed back.
 			if _, tok, ok := strings.Cut(v, " "); ok {

@@ -116,6 +116,13 @@ type Options struct {
 	// state, on Run's goroutine, while the state is still open (Pass.Unseal
 	// works only during the call).
 	OnPass func(*Pass)
+	// AfterPass, if set, is called after every pass, also one that failed
+	// before reading the state (Snapshot nil), once its Duration and Err
+	// are known, on Run's goroutine; the state is closed by then (metrics).
+	AfterPass func(*Pass)
+	// Observe is passed to reconcile.Apply as Deps.Observe: it is told
+	// how each issuing change went (metrics).
+	Observe func(reconcile.Outcome)
 }
 
 // Pass is what one reconcile pass saw and did.
@@ -379,8 +386,11 @@ func (w *Watcher) load(ctx context.Context) bool {
 		w.setStatus(func(s *Status) { s.BadRevision = rev.ID + ": " + firstError(diags) })
 		return false
 	}
-	w.log.Info("configuration loaded", "revision", rev.ID, "author", rev.Author, "subject", rev.Subject,
-		"certificates", len(cfg.Certificates))
+	attrs := []any{"revision", rev.ID}
+	if rev.Author != "" {
+		attrs = append(attrs, "author", rev.Author, "subject", rev.Subject)
+	}
+	w.log.Info("configuration loaded", append(attrs, "certificates", len(cfg.Certificates))...)
 	w.rev, w.cfg = rev, cfg
 	w.setStatus(func(s *Status) { s.Revision, s.BadRevision = rev, "" })
 	return true
@@ -450,6 +460,9 @@ func (w *Watcher) pass(ctx context.Context) *Pass {
 	if !p.failed() {
 		w.ready.Store(true)
 	}
+	if w.opts.AfterPass != nil {
+		w.opts.AfterPass(p)
+	}
 	return p
 }
 
@@ -515,6 +528,7 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 			Notifications: db,
 			Revision:      rev,
 			Stopping:      stopping,
+			Observe:       w.opts.Observe,
 		})
 		if err != nil {
 			errs = append(errs, err)
@@ -525,9 +539,11 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 		p.Delivery, err = reconcile.Deliver(passCtx, cfg, db, reconcile.DeliverOptions{Now: w.opts.Now})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delivering notifications: %w", err))
-		} else if n := p.Delivery.Failures(); n > 0 {
-			errs = append(errs, fmt.Errorf("delivering notifications: %d attempts failed", n))
 		}
+		// A notifier that fails is not a failed pass: its rows are
+		// retried on their own schedule, or dead-lettered, and each dead
+		// one is logged with the command that revives it.
+		w.logDead(p.Delivery)
 	}
 	if snap.Revision == nil || snap.Revision.ID != rev.ID {
 		if err := db.PutRevision(passCtx, rev); err != nil {
@@ -579,12 +595,27 @@ func (w *Watcher) logPass(p *Pass) {
 	if !p.Wake.At.IsZero() {
 		attrs = append(attrs, "next", p.Wake.At.UTC().Format(time.RFC3339), "next_reason", p.Wake.Reason)
 	}
-	if p.Err != nil {
-		attrs = append(attrs, "error", p.Err)
-		w.log.Error("reconcile", attrs...)
+	switch {
+	case p.Err != nil:
+		w.log.Error("reconcile", append(attrs, "error", p.Err)...)
+	case p.Delivery.Failures() > 0:
+		w.log.Warn("reconcile", attrs...)
+	default:
+		w.log.Info("reconcile", attrs...)
+	}
+}
+
+// logDead logs each notification row the sweep left dead.
+func (w *Watcher) logDead(d *reconcile.DeliveryResult) {
+	if d == nil {
 		return
 	}
-	w.log.Info("reconcile", attrs...)
+	for _, n := range d.Rows {
+		if n.Status == state.NotifyDead {
+			w.log.Warn("notification dead", "id", n.ID, "event", n.Event, "certificate", n.Certificate,
+				"notifier", n.Notifier, "attempts", n.RetryCount, "error", n.LastError, "requeue", "certctl requeue "+n.ID)
+		}
+	}
 }
 
 // stateStamp is what a cheap stat tells of the state file: another

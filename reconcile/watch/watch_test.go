@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,10 +385,61 @@ func TestWatchGit(t *testing.T) {
 		t.Errorf("BadRevision = %q, want bad.hcl's location", w.Status().BadRevision)
 	}
 
-	third := commit(t, work, "fix and add db", map[string]string{"certs/bad.hcl": "", "certs/certs.hcl": certHCL("www", "api", "db")})
+	// db has a notifier: its issued event names the revision.
+	events := make(chan []byte, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		events <- b
+	}))
+	defer hook.Close()
+	dbHCL := strings.Replace(certHCL("db"), "  targets", "  notifiers   = [notifier.ops]\n  targets", 1)
+	third := commit(t, work, "fix and add db", map[string]string{
+		"certs/bad.hcl":    "",
+		"certs/certs.hcl":  certHCL("www", "api") + dbHCL,
+		"certs/notify.hcl": fmt.Sprintf("notifier \"webhook\" \"ops\" {\n  url = %q\n}\n", hook.URL),
+	})
 	waitFor(t, "out/db.crt", func() bool { return exists(filepath.Join(dir, "out", "db.crt")) })
 	waitFor(t, "the fix served", func() bool { return w.Status().Revision.ID == third })
+	// Its issued and deployed events (in either order) name the revision.
+	seen := map[string]bool{}
+	for range 2 {
+		select {
+		case b := <-events:
+			var ev struct {
+				Event    string `json:"event"`
+				Revision struct{ ID, Author string }
+			}
+			if err := json.Unmarshal(b, &ev); err != nil {
+				t.Fatalf("event %s: %v", b, err)
+			}
+			seen[ev.Event] = true
+			if ev.Revision.ID != third || ev.Revision.Author != "Alice <alice@example.com>" {
+				t.Errorf("event %s, want revision %s by Alice", b, third)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("events for db: got %v, want issued and deployed", seen)
+		}
+	}
+	if !seen["issued"] || !seen["deployed"] {
+		t.Errorf("events for db: %v, want issued and deployed", seen)
+	}
+
+	// The remote goes away: reported, and the last good revision serves.
+	if err := os.Rename(remote, remote+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the source failure reported", func() bool { return w.Status().SourceError != "" })
+	if st := w.Status(); st.Revision.ID != third || !st.Ready {
+		t.Errorf("with the remote gone: serving %s, ready %v; want %s, ready", st.Revision.ID, st.Ready, third)
+	}
+	if err := os.Rename(remote+".gone", remote); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the source back", func() bool { return w.Status().SourceError == "" })
 	stop(10 * time.Second)
+	if fails := logs.lines(t, "reading the source failed"); len(fails) == 0 || fails[0]["keeping"] != third {
+		t.Errorf("source failure log lines = %v, want one keeping %s", fails, third)
+	}
 
 	snap := readState(t, dir)
 	if snap.Revision == nil || snap.Revision.ID != third || snap.Revision.Author != "Alice <alice@example.com>" {

@@ -1,6 +1,7 @@
 package gitsrc
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -56,6 +57,19 @@ func BenchmarkRevision10k(b *testing.B) {
 	}
 }
 
+// BenchmarkDiskLoad10k is spec.Load of the same 10,000 certificates from
+// the work tree, for comparison with BenchmarkRevision10k.
+func BenchmarkDiskLoad10k(b *testing.B) {
+	dir := writeRepo10k(b, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		cfg, _, diags := spec.LoadWith(dir+"/certs", spec.Options{})
+		if diags.HasErrors() || len(cfg.Certificates) != 10000 {
+			b.Fatalf("Load: %v", diags)
+		}
+	}
+}
+
 // BenchmarkRevisionFiles10k is BenchmarkRevision10k without the load:
 // what reading the 101 files out of git costs.
 func BenchmarkRevisionFiles10k(b *testing.B) {
@@ -79,5 +93,51 @@ func BenchmarkRevisionFiles10k(b *testing.B) {
 			n += len(data)
 		}
 		b.SetBytes(int64(n))
+	}
+}
+
+// BenchmarkDiffRevisions10k is the git side of `certctl diff HEAD~1 HEAD`
+// on 10,000 certificates with a one-line change: open, resolve both
+// revisions and load both, one after the other.
+func BenchmarkDiffRevisions10k(b *testing.B) {
+	dir := writeRepo10k(b, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := OpenRepo(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, rv := range []string{"HEAD~1", "HEAD"} {
+			rev, err := r.Revision(rv, "certs")
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg, _, diags := spec.LoadWith("certs", spec.Options{FS: rev.FS})
+			if diags.HasErrors() || len(cfg.Certificates) != 10000 {
+				b.Fatalf("LoadWith(%s): %v", rv, diags)
+			}
+		}
+	}
+}
+
+// BenchmarkFetchUnchanged is one poll of `certctl watch -git` when the
+// remote has not moved: list the remote's refs, find the commit in the
+// cache, check the configuration directory's objects (the 101 files of
+// 10,000 certificates).
+func BenchmarkFetchUnchanged(b *testing.B) {
+	dir := writeRepo10k(b, true)
+	s, err := NewSource(Options{URL: dir, Ref: "main", Path: "certs", CacheDir: b.TempDir(), Env: noEnv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Fetch(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

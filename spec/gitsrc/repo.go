@@ -30,8 +30,8 @@ type Revision struct {
 	Path string
 	// FS holds the files under Path at the commit, read from git objects
 	// on first use (never from a work tree). Pass it as spec.Options.FS.
-	// It is safe for concurrent reads, and stays valid while the Repo or
-	// Source it came from is in use.
+	// It is safe for concurrent reads. A Repo's revisions stay readable
+	// (git objects do not change); a Source's until its next Fetch.
 	FS fs.FS
 }
 
@@ -88,6 +88,10 @@ func (r *Repo) Revision(rev, dir string) (*Revision, error) {
 	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+			if shallow, _ := r.repo.Storer.Shallow(); len(shallow) > 0 {
+				// CI checkouts often fetch one commit only.
+				return nil, fmt.Errorf("unknown revision %q in %s, which is a shallow clone: fetch the history it needs (git fetch --unshallow, or fetch-depth: 0 in CI)", rev, r.path)
+			}
 			return nil, fmt.Errorf("unknown revision %q in %s", rev, r.path)
 		}
 		return nil, fmt.Errorf("resolving revision %q in %s: %w", rev, r.path, err)

@@ -104,6 +104,21 @@ func TestRevisionErrors(t *testing.T) {
 		}
 	}
 
+	// A shallow clone, as CI checks out, says what is missing.
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	commit(t, dir, "second", map[string]string{"certs/www.hcl": certBlock("www")})
+	run(t, dir, "clone", "-q", "--depth", "1", "file://"+dir, shallow)
+	sr, err := OpenRepo(shallow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sr.Revision("HEAD", "certs"); err != nil {
+		t.Errorf("Revision(HEAD) of a shallow clone = %v", err)
+	}
+	if _, err := sr.Revision("HEAD~1", "certs"); err == nil || !strings.Contains(err.Error(), `unknown revision "HEAD~1"`) || !strings.Contains(err.Error(), "shallow clone") {
+		t.Errorf("Revision(HEAD~1) of a shallow clone = %v, want unknown revision with a hint", err)
+	}
+
 	notRepo := t.TempDir()
 	if _, err := OpenRepo(notRepo); err == nil || !strings.Contains(err.Error(), notRepo) {
 		t.Errorf("OpenRepo(%s) = %v, want an error naming the path", notRepo, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -260,8 +261,9 @@ func (s *Source) readAuth(env func(string) (string, bool)) error {
 // the revision it had; the error names the URL (credentials hidden) and
 // the ref. A cache that cannot be read is removed and cloned again.
 //
-// The Revision's FS reads from the cache, and stays valid until a later
-// Fetch has to re-clone; load it before fetching again.
+// The Revision's FS reads from the cache: load it before fetching again,
+// since a later Fetch may repack or re-clone the cache under it. While a Fetch
+// writes to the cache, reads through earlier revisions' FS wait for it.
 func (s *Source) Fetch(ctx context.Context) (*Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -328,6 +330,19 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 			// here is more likely the cache's.
 			return nil, &cacheError{err}
 		}
+		repacked, err := compact(r.repo)
+		if err != nil {
+			return nil, &cacheError{err}
+		}
+		if repacked {
+			// The open repository's storage still lists the packfiles
+			// the repack deleted: read the clone afresh.
+			fresh, err := git.PlainOpen(s.dir)
+			if err != nil {
+				return nil, &cacheError{fmt.Errorf("reopening the cache %s after repacking: %w", s.dir, err)}
+			}
+			r.repo = fresh
+		}
 	}
 	c, err := peelCommit(r.repo, want)
 	if err != nil {
@@ -344,6 +359,30 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 		return nil, &cacheError{fmt.Errorf("commit %s: %w", c.Hash.String()[:12], err)}
 	}
 	return rev, nil
+}
+
+// maxPacks is how many packfiles the clone may collect before compact
+// merges them. Each fetch adds one, and every object lookup searches
+// them all, so a watch that runs for months would slow down.
+var maxPacks = 50
+
+// compact repacks the clone into one packfile when fetches have left more
+// than maxPacks, and reports whether it did; r must then be opened again.
+// Objects no ref reaches any more (a force-push's old commits) are
+// dropped. The caller holds the repository's lock.
+func compact(r *git.Repository) (bool, error) {
+	pos, ok := r.Storer.(storer.PackedObjectStorer)
+	if !ok {
+		return false, nil
+	}
+	packs, err := pos.ObjectPacks()
+	if err != nil || len(packs) <= maxPacks {
+		return false, err
+	}
+	if err := r.RepackObjects(&git.RepackConfig{}); err != nil {
+		return false, fmt.Errorf("repacking %d packfiles: %w", len(packs), err)
+	}
+	return true, nil
 }
 
 // open opens the clone, creating it if there is none; s.mu is held.
@@ -398,7 +437,8 @@ func (s *Source) pick(refs []*plumbing.Reference) (string, plumbing.Hash, error)
 			slices.Sort(candidates)
 		}
 	} else if !strings.HasPrefix(s.ref, "refs/") {
-		candidates = []plumbing.ReferenceName{plumbing.NewBranchReferenceName(s.ref), plumbing.NewTagReferenceName(s.ref)}
+		// git's order: a tag wins over a branch of the same name.
+		candidates = []plumbing.ReferenceName{plumbing.NewTagReferenceName(s.ref), plumbing.NewBranchReferenceName(s.ref)}
 	}
 	for _, n := range candidates {
 		if r, ok := byName[n]; ok && r.Type() == plumbing.HashReference {

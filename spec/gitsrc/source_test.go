@@ -158,7 +158,8 @@ func TestSourceRefs(t *testing.T) {
 	run(t, r.work, "tag", "-a", "v1", "-m", "v1")
 	run(t, r.work, "tag", "light")
 	second := r.push(t, "two", map[string]string{"certs/www.hcl": certBlock("www")})
-	run(t, r.work, "push", "-q", "origin", "v1", "light", "main:release")
+	run(t, r.work, "tag", "dup", first)
+	run(t, r.work, "push", "-q", "origin", "v1", "light", "refs/tags/dup", "main:release", "main:refs/heads/dup")
 
 	for _, tc := range []struct{ ref, want string }{
 		{"", second},
@@ -169,6 +170,8 @@ func TestSourceRefs(t *testing.T) {
 		{"v1", first},
 		{"light", first},
 		{"refs/tags/v1", first},
+		{"dup", first}, // the tag, as git rev-parse takes it
+		{"refs/heads/dup", second},
 		{first, first},
 	} {
 		s := newSource(t, Options{URL: r.bare, Ref: tc.ref, Path: "certs"})
@@ -183,7 +186,7 @@ func TestSourceRefs(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ ref, path, want string }{
-		{"nope", "certs", `no branch or tag "nope" on the remote (branches: main, release)`},
+		{"nope", "certs", `no branch or tag "nope" on the remote (branches: dup, main, release)`},
 		{strings.Repeat("ab", 20), "certs", "commit abababababababababababababababababababab is not on any branch"},
 		{"main", "missing", "directory missing does not exist"},
 	} {
@@ -202,22 +205,33 @@ func TestSourceUnreachable(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	for _, url := range []string{
-		filepath.Join(t.TempDir(), "missing.git"),
-		"http://" + closed + "/config.git",
+	missing := filepath.Join(t.TempDir(), "missing.git")
+	for url, shown := range map[string]string{
+		missing:                            missing,
+		"file://" + missing:                "file://" + missing,
+		"http://" + closed + "/config.git": "http://" + closed + "/config.git",
+		"https://tok3n-s3cret@" + closed + "/x.git": "https://***@" + closed + "/x.git",
+		"https://u:pa55-s3cret@" + closed + "/x":    "https://***@" + closed + "/x",
 	} {
 		s := newSource(t, Options{URL: url, Ref: "main"})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := s.Fetch(ctx)
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), "fetching "+url+" (ref main): ") {
-			t.Errorf("Fetch(%s) = %v, want an error naming the URL and ref", url, err)
+		if err == nil || !strings.Contains(err.Error(), "fetching "+shown+" (ref main): ") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Fetch(%s) = %v, want an error naming %s and the ref", url, err, shown)
 		}
 	}
+	empty := filepath.Join(t.TempDir(), "empty.git")
+	run(t, filepath.Dir(empty), "init", "-q", "--bare", empty)
+	s := newSource(t, Options{URL: empty, Ref: "main"})
+	if _, err := s.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "fetching "+empty+" (ref main): remote repository is empty") {
+		t.Errorf("Fetch(empty repository) = %v, want it to say so", err)
+	}
+
 	// A source that worked keeps its error clear when the remote goes.
 	r := newRemote(t)
 	r.push(t, "init", map[string]string{"main.hcl": validConfig})
-	s := newSource(t, Options{URL: r.bare, Ref: "main"})
+	s = newSource(t, Options{URL: r.bare, Ref: "main"})
 	fetch(t, s)
 	if err := os.RemoveAll(r.bare); err != nil {
 		t.Fatal(err)
@@ -471,5 +485,38 @@ func TestNewSourceErrors(t *testing.T) {
 				t.Errorf("NewSource(%q) error shows a secret: %v", tc.opts.URL, err)
 			}
 		}
+	}
+}
+
+// Each fetch adds a packfile; past maxPacks the clone is repacked into
+// one, and fetching goes on as before.
+func TestSourceCompactsPacks(t *testing.T) {
+	defer func(n int) { maxPacks = n }(maxPacks)
+	maxPacks = 3
+	r := newRemote(t)
+	r.push(t, "init", map[string]string{"main.hcl": validConfig})
+	s := newSource(t, Options{URL: r.bare, Ref: "main"})
+	fetch(t, s)
+	packs := func() int {
+		m, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	most := 0
+	for i := range 8 {
+		sha := r.push(t, fmt.Sprint(i), map[string]string{fmt.Sprintf("c%d.hcl", i): certBlock(fmt.Sprintf("c%d", i))})
+		rev := fetch(t, s)
+		if rev.SHA != sha {
+			t.Fatalf("Fetch %d = %s, want %s", i, rev.SHA, sha)
+		}
+		if got := mustLoad(t, rev); len(got) != i+1 {
+			t.Fatalf("Fetch %d loads %v, want %d certificates", i, got, i+1)
+		}
+		most = max(most, packs())
+	}
+	if most > maxPacks {
+		t.Errorf("the clone had %d packfiles, want at most %d", most, maxPacks)
 	}
 }

@@ -19,6 +19,8 @@ notifier "webhook" "hook" {
 policy "p" {
   key_algorithm = "rsa-1024" # ERROR: Unsupported key algorithm
   usages        = ["server_auth", "code_signing"] # ERROR: Unsupported usage
+
+  subject_common_name = "no" # ERROR: Invalid subject_common_name
 }
 
 target "file" "out" {

@@ -53,6 +53,8 @@ policy "short" {
   renew_before  = "12h"
   usages        = ["server_auth", "client_auth"]
   notify_before = ["1d", "0d"]
+
+  subject_common_name = false
 }
 
 issuer "local_ca" "internal" {

@@ -1,0 +1,1 @@
+server {} # ERROR: Duplicate server block
