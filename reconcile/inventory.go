@@ -65,6 +65,11 @@ const (
 	DeploymentFailed   = "failed"   // the last deployment failed (rolled back)
 )
 
+// DeploymentStatuses lists the deployment statuses in name order.
+func DeploymentStatuses() []string {
+	return []string{DeploymentCurrent, DeploymentFailed, DeploymentOutdated}
+}
+
 // DeploymentStatus is one target of a certificate in `certctl show`.
 type DeploymentStatus struct {
 	Target string `json:"target"`
