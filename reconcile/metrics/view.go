@@ -104,10 +104,12 @@ func newStateView(inv []reconcile.CertStatus, r reconcile.StatusReport) *stateVi
 // deployment status.
 func deployCounts(inv []reconcile.CertStatus) []deployCount {
 	n := map[[2]string]int{}
+	seen := map[string]bool{}
 	var agents []string
 	for i := range inv {
 		for _, d := range inv[i].Deployments {
-			if !slices.Contains(agents, d.Agent) {
+			if !seen[d.Agent] {
+				seen[d.Agent] = true
 				agents = append(agents, d.Agent)
 			}
 			n[[2]string{d.Agent, d.Status}]++
