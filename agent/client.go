@@ -64,6 +64,10 @@ type Agent struct {
 	log   *slog.Logger
 	base  string
 	local localState
+	// saved is agent.json as last written: an unchanged record is not
+	// written again. refused are the deployment errors already logged.
+	saved   []byte
+	refused map[string]string
 }
 
 // localState is what the agent remembers in DIR/agent.json.
@@ -128,7 +132,7 @@ func New(opts Options) (*Agent, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "keys"), 0o700); err != nil {
 		return nil, err
 	}
-	a := &Agent{opts: opts, log: log, base: strings.TrimSuffix(opts.Server, "/") + "/api/v1/agents/" + url.PathEscape(opts.Name)}
+	a := &Agent{opts: opts, log: log, refused: map[string]string{}, base: strings.TrimSuffix(opts.Server, "/") + "/api/v1/agents/" + url.PathEscape(opts.Name)}
 	b, err := os.ReadFile(filepath.Join(opts.Dir, "agent.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -138,6 +142,7 @@ func New(opts Options) (*Agent, error) {
 		if err := json.Unmarshal(b, &a.local); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(opts.Dir, "agent.json"), err)
 		}
+		a.saved = b
 	}
 	if a.local.Submitted == nil {
 		a.local.Submitted = map[string]submitted{}
@@ -290,6 +295,10 @@ func (a *Agent) Sync(ctx context.Context, doc *Deployments) error {
 	asked := map[string]bool{}
 	for _, d := range doc.Deployments {
 		if d.Error != "" {
+			if id := d.Certificate + "/" + d.Target; a.refused[id] != d.Error {
+				a.refused[id] = d.Error
+				a.log.Error("the server has no certificate for this agent", "certificate", d.Certificate, "target", d.Target, "reason", d.Error)
+			}
 			continue
 		}
 		if !safeStem(d.Stem) {
@@ -502,5 +511,13 @@ func (a *Agent) save() error {
 	if err != nil {
 		return err
 	}
-	return reconcile.WriteFileAtomic(filepath.Join(a.opts.Dir, "agent.json"), append(b, '\n'), 0o600)
+	b = append(b, '\n')
+	if bytes.Equal(b, a.saved) {
+		return nil
+	}
+	if err := reconcile.WriteFileAtomic(filepath.Join(a.opts.Dir, "agent.json"), b, 0o600); err != nil {
+		return err
+	}
+	a.saved = b
+	return nil
 }
