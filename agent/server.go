@@ -59,7 +59,8 @@ type Server struct {
 	mu      sync.Mutex
 	changed chan struct{}
 	// pems caches certificate PEMs by fingerprint across passes, so an
-	// idle pass reads nothing.
+	// idle pass reads nothing. Only build touches it, and build runs on
+	// one goroutine (the watcher's, in Observe).
 	pems map[string]certPEMs
 
 	writer *writer
