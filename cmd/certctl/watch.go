@@ -46,7 +46,7 @@ func watchFlagSet(e *env, f *watchFlags) *flag.FlagSet {
 	fs.DurationVar(&f.resync, "resync", watch.DefaultResync, "the longest time between two reconcile passes")
 	fs.DurationVar(&f.debounce, "debounce", watch.DefaultDebounce, "how long the directory must be quiet before a change is loaded")
 	fs.DurationVar(&f.drain, "drain-timeout", watch.DefaultDrainTimeout, "on SIGTERM, how long to let issuance in flight finish")
-	fs.StringVar(&f.listen, "listen", DefaultListen, "serve /healthz, /readyz, /metrics and /.well-known/pki/ on `ADDR` (\"off\" to serve nothing)")
+	fs.StringVar(&f.listen, "listen", DefaultListen, "serve /healthz, /readyz, /metrics, /.well-known/pki/ and the agents' /api/v1/ on `ADDR` (\"off\" to serve nothing)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of -tls-cert, in `FILE` (PEM)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log as `text` or json, on stderr")
