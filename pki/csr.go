@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"slices"
@@ -97,4 +98,40 @@ func looksLikeDNSName(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxCSRSize bounds the PEM of a CSR that ParseCSRPEM accepts: an RSA-4096
+// request with a few hundred names fits well within it.
+const MaxCSRSize = 32 << 10
+
+// ParseCSRPEM parses one PEM "CERTIFICATE REQUEST" block and checks its
+// self-signature. Anything else in data (a second block, trailing text) is
+// an error, so that what is stored is exactly what was checked.
+func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
+	if len(data) > MaxCSRSize {
+		return nil, fmt.Errorf("CSR is %d bytes, more than %d", len(data), MaxCSRSize)
+	}
+	blk, rest := pem.Decode(data)
+	if blk == nil {
+		return nil, fmt.Errorf("CSR is not PEM")
+	}
+	if blk.Type != "CERTIFICATE REQUEST" && blk.Type != "NEW CERTIFICATE REQUEST" {
+		return nil, fmt.Errorf("CSR PEM block is %q, want \"CERTIFICATE REQUEST\"", blk.Type)
+	}
+	if len(strings.TrimSpace(string(rest))) > 0 {
+		return nil, fmt.Errorf("CSR PEM has trailing data")
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing CSR: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("CSR signature: %w", err)
+	}
+	return csr, nil
+}
+
+// CSRPEM encodes a CSR's DER as PEM.
+func CSRPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }

@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +188,49 @@ func BenchmarkApplyPebble100(b *testing.B) {
 	b.ReportMetric(float64(serial)/float64(apply), "speedup")
 	b.Logf("%d certificates: Apply %v (max_concurrency 8) vs %v for %d single orders one after another (%v/order): %.1fx",
 		n, apply.Round(time.Millisecond), serial.Round(time.Millisecond), n, (serial / n).Round(100*time.Microsecond), float64(serial)/float64(apply))
+}
+
+// A certificate deployed only by an agent is ordered from the agent's
+// CSR (lego's ObtainForCSR): the CA certifies the agent's key, and the
+// state keeps none.
+func TestACMEPebbleAgentCSR(t *testing.T) {
+	acme.SetLogger(nil)
+	p := acmetest.StartPebble(t, acmetest.Options{AlwaysValid: true})
+	cfg := pebbleConfig(p, 1)
+	c := cfg.Certificates["c000"]
+	c.Targets = []string{"web1"}
+	db := openState(t)
+	ctx := t.Context()
+
+	plan := Plan(cfg, snapshotOf(t, db), nil, time.Now())
+	if got := describe(plan); !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "note awaiting_csr certificate.c000") }) {
+		t.Fatalf("Plan() without a CSR = %q, want an awaiting_csr note", got)
+	}
+	if res, err := Apply(ctx, plan, cfg, Deps{Store: db}); err != nil || res.Created != 1 {
+		t.Fatalf("Apply() = %+v, %v; want the account only", res, err)
+	}
+	subj, alg := CSRSubjectOf(cfg, c)
+	key, csr := testCSR(t, alg, subj)
+	if err := db.PutCertificate(ctx, &state.Certificate{Name: "c000", Status: state.StatusPending,
+		CSR: &state.PendingCSR{PEM: csr, Agent: "web1", RequestID: "r1", SubmittedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, Plan(cfg, snapshotOf(t, db), nil, time.Now()), cfg, Deps{Store: db})
+	if err != nil || res.Created != 1 {
+		t.Fatalf("Apply(with the CSR) = %+v, %v; want c000 created", res, err)
+	}
+	rec, err := db.Certificate(ctx, "c000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.ParseCertificatePEM(rec.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.KeySealed) != 0 || rec.KeyAgent != "web1" || rec.CSR != nil {
+		t.Errorf("c000: key %d bytes, key agent %q, csr %v; want no key, web1, none pending", len(rec.KeySealed), rec.KeyAgent, rec.CSR)
+	}
+	if !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(leaf.PublicKey) {
+		t.Errorf("the CA's certificate does not certify the agent's key")
+	}
 }

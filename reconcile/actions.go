@@ -116,6 +116,9 @@ const (
 	// the common name is in the subject.
 	AttrSubjectCommonName = "subject_common_name"
 	AttrValidity          = "validity" // issuers only
+	// AttrKeyHolder is where the private key is kept: the state, or the
+	// agent that generated it (see KeyAgent).
+	AttrKeyHolder = "key_holder"
 )
 
 // Change is one planned action on one object (and, for deploy, one target).
@@ -192,6 +195,9 @@ type Note struct {
 	Message string   `json:"message"`
 	// At is the next attempt time for NoteRetryWait.
 	At time.Time `json:"at,omitzero"`
+	// Error is, for NoteAwaitingAgent, the failure the agent reported for
+	// its last deployment to the target (rolled back on the host).
+	Error string `json:"error,omitempty"`
 }
 
 // Summary counts a plan's changes by action. Issuer changes count with the

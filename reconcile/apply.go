@@ -657,7 +657,22 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 		subj = subj.WithoutCommonName()
 	}
 	req := pki.IssueRequest{Name: c.Name, Subject: subj, Usages: want.Usages, Validity: validity, Now: now, Replaces: replaces}
+	// A certificate deployed only by one agent is signed from that
+	// agent's CSR: its key never leaves the agent's host.
+	keyAgent := KeyAgent(a.cfg, c)
 	err := a.onSigner(ctx, func() error {
+		if keyAgent != "" {
+			if rec == nil || rec.CSR == nil || rec.CSR.Agent != keyAgent {
+				return fmt.Errorf("no CSR from agent %s in the state", keyAgent)
+			}
+			csr, err := CheckCSR(a.cfg, c, rec.CSR.PEM)
+			if err != nil {
+				return fmt.Errorf("the CSR of agent %s: %w", keyAgent, err)
+			}
+			req.CSR = csr
+			issued, err = iss.Issue(ctx, req)
+			return err
+		}
 		key, err := pki.GenerateKey(c.KeyAlgorithm)
 		if err != nil {
 			return fmt.Errorf("generating key: %w", err)
@@ -683,16 +698,19 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 	if err != nil {
 		return nil, nil, err
 	}
-	sealed, err := a.deps.Store.Seal(keyPEM)
-	if err != nil {
-		clear(keyPEM)
-		return nil, nil, fmt.Errorf("sealing key: %w", err)
+	var sealed []byte
+	if keyPEM != nil {
+		if sealed, err = a.deps.Store.Seal(keyPEM); err != nil {
+			clear(keyPEM)
+			return nil, nil, fmt.Errorf("sealing key: %w", err)
+		}
 	}
 	next := cloneRecord(rec)
 	if next == nil {
 		next = &state.Certificate{Name: c.Name}
 	}
 	recordIssued(next, c, want, issued, sealed, now)
+	next.KeyAgent = keyAgent
 	a.setMeta(next, c)
 	return next, keyPEM, nil
 }
@@ -716,6 +734,9 @@ func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issu
 	next.Usages = slices.Clone(want.Usages)
 	next.IssuerURL, next.OCSPURL, next.CRLURL = want.IssuerURL, want.OCSPURL, want.CRLURL
 	next.NoSubjectCommonName = want.NoSubjectCN
+	// The key is the one sealed here (Apply names the agent's instead),
+	// and a pending CSR is spent or stale.
+	next.KeyAgent, next.CSR = "", nil
 	next.CertPEM = issued.CertPEM
 	next.ChainPEM = issued.ChainPEM
 	next.KeySealed = sealed

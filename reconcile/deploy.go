@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -187,4 +188,58 @@ func syncDir(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// FileTarget is a directory that receives a certificate's files, for a
+// writer other than Apply (an agent on its host): the same files, modes,
+// commands and rollback as a local target.
+type FileTarget struct {
+	Dir, Stem         string
+	FileMode, KeyMode fs.FileMode // 0 for DefaultFileMode, DefaultKeyMode
+	Validate, Reload  string      // "" for none
+	Exec              ExecFunc    // ShellExec(0) if nil
+}
+
+// WriteFiles writes NAME.crt, NAME.chain.crt, NAME.fullchain.crt and
+// NAME.key to t atomically, runs its validate command (putting the
+// previous files back if it fails) and its reload command, and returns
+// the files' digest as state.Deployment.FilesDigest records it. The
+// error never contains file contents.
+func WriteFiles(ctx context.Context, t FileTarget, certPEM, chainPEM, keyPEM []byte) (string, error) {
+	exec := t.Exec
+	if exec == nil {
+		exec = ShellExec(0)
+	}
+	ft := fileTarget{
+		dir: t.Dir, stem: t.Stem,
+		fileMode: cmpMode(t.FileMode, DefaultFileMode), keyMode: cmpMode(t.KeyMode, DefaultKeyMode),
+		validate: t.Validate, reload: t.Reload, exec: exec,
+	}
+	f := files{certPEM, chainPEM, append(slices.Clip(certPEM), chainPEM...), keyPEM}
+	if err := ft.write(ctx, &f); err != nil {
+		return "", err
+	}
+	return f.digest(), nil
+}
+
+// FilesDigest digests the four files of stem in dir as WriteFiles does;
+// "" if one is missing.
+func FilesDigest(dir, stem string) (string, error) { return readDigest(dir, stem) }
+
+func cmpMode(m, def fs.FileMode) fs.FileMode {
+	if m == 0 {
+		return def
+	}
+	return m & fs.ModePerm
+}
+
+// WriteFileAtomic replaces path with data and mode (temporary file,
+// fsync, rename, directory fsync): a crash leaves the old file or the
+// new one.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := writeFileAtomic(dir, filepath.Base(path), data, mode); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }

@@ -48,6 +48,62 @@ type CertStatus struct {
 	// suggested (ARI) when RenewsAt comes from it.
 	RenewalWindowStart time.Time `json:"renewal_window_start,omitzero"`
 	RenewalWindowEnd   time.Time `json:"renewal_window_end,omitzero"`
+
+	// KeyAgent is the agent that holds the private key ("" for the
+	// state); CSRPending is set while an agent's CSR waits to be signed.
+	KeyAgent   string `json:"key_agent,omitempty"`
+	CSRPending bool   `json:"csr_pending,omitempty"`
+	// Deployments are the certificate's targets in the configuration,
+	// with what each last received.
+	Deployments []DeploymentStatus `json:"deployments,omitempty"`
+}
+
+// Deployment statuses.
+const (
+	DeploymentCurrent  = "current"  // holds the current certificate
+	DeploymentOutdated = "outdated" // holds an earlier one, or none yet
+	DeploymentFailed   = "failed"   // the last deployment failed (rolled back)
+)
+
+// DeploymentStatuses lists the deployment statuses in name order.
+func DeploymentStatuses() []string {
+	return []string{DeploymentCurrent, DeploymentFailed, DeploymentOutdated}
+}
+
+// DeploymentStatus is one target of a certificate in `certctl show`.
+type DeploymentStatus struct {
+	Target string `json:"target"`
+	// Agent is the target's agent, "" for the certctl host.
+	Agent       string    `json:"agent,omitempty"`
+	Status      string    `json:"status"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	DeployedAt  time.Time `json:"deployed_at,omitzero"`
+	ReportedAt  time.Time `json:"reported_at,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// deploymentsOf lists c's targets with what rec records of each.
+func deploymentsOf(cfg *spec.Config, c *spec.Certificate, rec *state.Certificate) []DeploymentStatus {
+	var out []DeploymentStatus
+	for _, tname := range c.Targets {
+		d := DeploymentStatus{Target: tname, Status: DeploymentOutdated}
+		if tg := cfg.Targets[tname]; tg != nil {
+			d.Agent = tg.Agent
+		}
+		if rec != nil {
+			if dep, ok := rec.Deployments[tname]; ok {
+				d.Fingerprint, d.DeployedAt, d.ReportedAt, d.LastError = dep.Fingerprint, dep.DeployedAt, dep.ReportedAt, dep.LastError
+				switch {
+				case dep.LastError != "":
+					d.Status = DeploymentFailed
+				case rec.Fingerprint != "" && dep.Fingerprint == rec.Fingerprint:
+					d.Status = DeploymentCurrent
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Inventory lists every certificate of cfg and snap, sorted by name, with
@@ -84,7 +140,11 @@ func Inventory(cfg *spec.Config, snap *state.Snapshot, now time.Time) []CertStat
 			}
 		}
 		hasCert := rec != nil && rec.Fingerprint != ""
+		if rec != nil {
+			s.KeyAgent, s.CSRPending = rec.KeyAgent, rec.CSR != nil
+		}
 		if c != nil {
+			s.Deployments = deploymentsOf(cfg, c, rec)
 			s.Issuer, s.Owner, s.Team = c.Issuer, c.Owner, c.Team
 			if hasCert {
 				due := renewalOf(cfg, c, rec) // ARI window or policy: jitter.go

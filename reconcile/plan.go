@@ -267,6 +267,29 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		}
 	}
 
+	// The key's holder moving (a local target becomes an agent's, or
+	// back) needs a new key where it will be kept: a replacement.
+	keyAgent := KeyAgent(pl.cfg, c)
+	if hasCert && issue.Action == 0 && keyAgent != rec.KeyAgent {
+		issue.Action = ActionReplace
+		issue.Forces = []string{AttrKeyHolder}
+		issue.Diffs = []AttrDiff{{Attribute: AttrKeyHolder, Before: keyHolder(rec.KeyAgent), After: keyHolder(keyAgent), Forces: true}}
+		issue.Reason = "the private key moves from " + keyHolder(rec.KeyAgent) + " to " + keyHolder(keyAgent)
+	}
+	// An agent that lost its key sends a CSR unasked: it is signed.
+	if keyAgent != "" && issue.Action == 0 && hasCert && csrReady(pl.cfg, c, rec, keyAgent) {
+		issue.Action = ActionRenew
+		issue.Reason = "agent " + keyAgent + " sent a new CSR (" + rec.CSR.RequestID + ")"
+	}
+	// An agent's key: nothing to sign until its CSR is in the state.
+	if keyAgent != "" && issue.Action.Issues() && !csrReady(pl.cfg, c, rec, keyAgent) {
+		pl.p.Notes = append(pl.p.Notes, Note{
+			Address: addr(), Kind: NoteAwaitingCSR, Agent: keyAgent,
+			Message: "awaiting CSR from agent " + keyAgent + " (" + issue.Action.String() + ": " + issue.Reason + ")",
+		})
+		issue.Action = 0
+	}
+
 	meta := metaDiffs(c, rec)
 	switch {
 	case issue.Action == ActionReplace:
@@ -296,11 +319,16 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 			dep, deployed = rec.Deployments[tname]
 		}
 		if tg.Agent != "" {
-			if issue.Action.Issues() || !hasCert || !deployed || dep.Fingerprint != rec.Fingerprint {
-				pl.p.Notes = append(pl.p.Notes, Note{
+			if issue.Action.Issues() || !hasCert || !deployed || dep.Fingerprint != rec.Fingerprint || dep.LastError != "" {
+				n := Note{
 					Address: addr(), Kind: NoteAwaitingAgent, Target: tname, Agent: tg.Agent,
 					Message: "deployed when agent " + tg.Agent + " pulls it, not by apply",
-				})
+				}
+				if deployed && dep.LastError != "" {
+					n.Error = dep.LastError
+					n.Message = "agent " + tg.Agent + " failed to deploy it (rolled back): " + dep.LastError
+				}
+				pl.p.Notes = append(pl.p.Notes, n)
 			}
 			continue
 		}

@@ -65,7 +65,7 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 	var wait, agent, limited []Note
 	for _, n := range p.Notes {
 		switch n.Kind {
-		case NoteAwaitingAgent:
+		case NoteAwaitingAgent, NoteAwaitingCSR:
 			agent = append(agent, n)
 		case NoteRateLimit:
 			limited = append(limited, n)
@@ -80,6 +80,14 @@ func (markdownView) Plan(w io.Writer, p *ActionPlan) error {
 		fmt.Fprintln(bw, "**Awaiting agents** (apply does not deploy these):")
 		fmt.Fprintln(bw)
 		for _, n := range agent {
+			if n.Kind == NoteAwaitingCSR {
+				fmt.Fprintf(bw, "- %s awaiting CSR (agent %s): %s\n", mdCode(n.Address), mdCell(n.Agent), mdCell(n.Message))
+				continue
+			}
+			if n.Error != "" {
+				fmt.Fprintf(bw, "- %s → %s (agent %s): last deployment failed: %s\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent), mdCell(n.Error))
+				continue
+			}
 			fmt.Fprintf(bw, "- %s → %s (agent %s)\n", mdCode(n.Address), mdCode("target."+n.Target), mdCell(n.Agent))
 		}
 	}

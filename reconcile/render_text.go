@@ -118,7 +118,7 @@ func (v textView) notes(w io.Writer, notes []Note) {
 	var wait, agent, limited []Note
 	for _, n := range notes {
 		switch n.Kind {
-		case NoteAwaitingAgent:
+		case NoteAwaitingAgent, NoteAwaitingCSR:
 			agent = append(agent, n)
 		case NoteRateLimit:
 			limited = append(limited, n)
@@ -145,7 +145,15 @@ func (v textView) notes(w io.Writer, notes []Note) {
 	if len(agent) > 0 {
 		fmt.Fprintln(w, v.paint(ansiBold, "Awaiting agents (apply does not deploy these):"))
 		for _, n := range agent {
+			if n.Kind == NoteAwaitingCSR {
+				fmt.Fprintf(w, "  %s %s awaiting CSR (agent %s)\n", v.paint(ansiDim, "@"), n.Address, n.Agent)
+				fmt.Fprintf(w, "      %s\n", oneLine(n.Message))
+				continue
+			}
 			fmt.Fprintf(w, "  %s %s -> target.%s (agent %s)\n", v.paint(ansiDim, "@"), n.Address, n.Target, n.Agent)
+			if n.Error != "" {
+				fmt.Fprintf(w, "      %s\n", v.paint(ansiRed, "last deployment failed: "+oneLine(n.Error)))
+			}
 		}
 		fmt.Fprintln(w)
 	}

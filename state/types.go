@@ -95,6 +95,13 @@ type Certificate struct {
 	// Deployments is keyed by target name.
 	Deployments map[string]Deployment `json:"deployments,omitempty"`
 
+	// KeyAgent names the agent that holds the current certificate's
+	// private key (it sent the CSR); "" when the key is KeySealed here.
+	KeyAgent string `json:"key_agent,omitempty"`
+	// CSR is a signing request an agent submitted for the certificate's
+	// next version, waiting for an apply to sign it; nil when none is.
+	CSR *PendingCSR `json:"csr,omitempty"`
+
 	// Notified remembers the expiry notices already raised for a
 	// certificate version, so that each is raised once. It counts only
 	// while its Fingerprint is the record's: a new version starts afresh.
@@ -123,6 +130,17 @@ func (c *Certificate) WithoutBlobs() *Certificate {
 	cc.CertPEM, cc.ChainPEM, cc.KeySealed = nil, nil, nil
 	cc.blobsOmitted = true
 	return &cc
+}
+
+// PendingCSR is a certificate signing request an agent submitted. It
+// holds no secret: the key it certifies stays on the agent's host.
+type PendingCSR struct {
+	PEM   []byte `json:"pem"`
+	Agent string `json:"agent"`
+	// RequestID is the agent's name for the key it generated, echoed in
+	// the deployment that carries the certificate.
+	RequestID   string    `json:"request_id"`
+	SubmittedAt time.Time `json:"submitted_at"`
 }
 
 // Notified lists the expiry notices raised for one certificate version:
@@ -156,6 +174,12 @@ type Deployment struct {
 	FilesDigest string    `json:"files_digest"` // SHA-256 over the files written
 	DeployedAt  time.Time `json:"deployed_at"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Agent is the agent that reported this deployment, "" when apply
+	// wrote it on the certctl host.
+	Agent string `json:"agent,omitempty"`
+	// ReportedAt is when the agent last reported on the target (a
+	// failure too); zero for local targets.
+	ReportedAt time.Time `json:"reported_at,omitzero"`
 }
 
 // Issuer is the record of an issuer's own material (a local CA's root).

@@ -60,6 +60,8 @@ var commands = map[string]command{
 	// Onboarding: import.go, init.go.
 	"import": {"Bring existing certificates (files, TLS endpoints) under certctl", cmdImport},
 	"init":   {"Write the first configuration of a repository, asking or from flags", cmdInit},
+	// A host's side of the agents' API: agent.go.
+	"agent": {"Pull this host's deployments from certctl watch; keep its keys here", cmdAgent},
 }
 
 // Main runs certctl with args (without the program name) and returns the

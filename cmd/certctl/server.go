@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/certctl/certctl/agent"
 	"github.com/certctl/certctl/reconcile/metrics"
 	"github.com/certctl/certctl/reconcile/pkiserve"
 	"github.com/certctl/certctl/reconcile/watch"
@@ -18,6 +19,7 @@ type server struct {
 	metrics *metrics.Metrics
 	pki     *pkiserve.Server
 	log     *slog.Logger
+	agents  *agent.Server // the agents' API, nil when none is served
 }
 
 func newServer(log *slog.Logger) *server {
@@ -30,6 +32,9 @@ func newServer(log *slog.Logger) *server {
 func (s *server) observe(p *watch.Pass) {
 	if err := s.pki.Update(p.Config, p.Snapshot, p.Unseal, p.Start.Add(p.Duration)); err != nil {
 		s.log.Error("publishing CRLs and OCSP", "error", err)
+	}
+	if s.agents != nil {
+		s.agents.Observe(p)
 	}
 }
 
@@ -52,6 +57,9 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle(pkiserve.Prefix, s.pki) // CRL, OCSP (GET and POST), CA certificates
+	if s.agents != nil {
+		mux.Handle("/api/v1/", s.agents.Handler())
+	}
 	return mux
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certctl/certctl/agent"
 	"github.com/certctl/certctl/reconcile"
 	"github.com/certctl/certctl/reconcile/watch"
 	"github.com/certctl/certctl/spec"
@@ -45,7 +46,7 @@ func watchFlagSet(e *env, f *watchFlags) *flag.FlagSet {
 	fs.DurationVar(&f.resync, "resync", watch.DefaultResync, "the longest time between two reconcile passes")
 	fs.DurationVar(&f.debounce, "debounce", watch.DefaultDebounce, "how long the directory must be quiet before a change is loaded")
 	fs.DurationVar(&f.drain, "drain-timeout", watch.DefaultDrainTimeout, "on SIGTERM, how long to let issuance in flight finish")
-	fs.StringVar(&f.listen, "listen", DefaultListen, "serve /healthz, /readyz, /metrics and /.well-known/pki/ on `ADDR` (\"off\" to serve nothing)")
+	fs.StringVar(&f.listen, "listen", DefaultListen, "serve /healthz, /readyz, /metrics, /.well-known/pki/ and the agents' /api/v1/ on `ADDR` (\"off\" to serve nothing)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of -tls-cert, in `FILE` (PEM)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log as `text` or json, on stderr")
@@ -92,6 +93,10 @@ func cmdWatch(e *env, args []string) int {
 		return e.errorf("%v", err)
 	}
 	srv.watcher = w
+	if srv.agents, err = agent.NewServer(agent.ServerOptions{StatePath: e.statePath, Trigger: w.Trigger, Logger: log}); err != nil {
+		return e.errorf("%v", err)
+	}
+	defer srv.agents.Close()
 
 	var ln net.Listener
 	if f.listen != "off" {
@@ -101,6 +106,7 @@ func cmdWatch(e *env, args []string) int {
 		log.Info("serving", "address", "http"+map[bool]string{true: "s"}[f.tlsCert != ""]+"://"+ln.Addr().String())
 	}
 	httpSrv := &http.Server{Handler: srv.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	httpSrv.RegisterOnShutdown(srv.agents.Close) // agents' long polls end at once
 	serveErr := make(chan error, 1)
 	if ln != nil {
 		go func() {

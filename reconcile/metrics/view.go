@@ -23,6 +23,7 @@ const (
 	nameRenewal       = ns + "_certificate_renewal_timestamp_seconds"
 	nameNotifications = ns + "_notifications"
 	nameDead          = ns + "_notification_dead_total"
+	nameDeployments   = ns + "_deployments"
 )
 
 const (
@@ -31,6 +32,7 @@ const (
 	helpRenewal       = "When the current certificate is due for renewal, in Unix seconds."
 	helpNotifications = "Notification rows by status."
 	helpDead          = "Dead notification rows now, as certctl status counts them: a gauge despite its name, which certctl requeue lowers."
+	helpDeployments   = "Certificates' targets by the host that deploys them (agent; empty for the certctl host) and status: current, outdated or failed (the last deployment failed and was rolled back)."
 )
 
 var certLabels = []string{"name", "issuer", "owner", "team"}
@@ -42,6 +44,9 @@ type stateView struct {
 	certStatuses, notifyStatuses []count
 	certs                        []certSeries // sorted by name
 	dead                         float64
+	// deployments counts targets by agent and status: every status for
+	// each agent that has a target, sorted.
+	deployments []deployCount
 
 	encodeOnce sync.Once
 	text       []familyText
@@ -50,6 +55,11 @@ type stateView struct {
 type count struct {
 	status string
 	n      float64
+}
+
+type deployCount struct {
+	agent, status string
+	n             float64
 }
 
 // certSeries is one configured certificate's labels and timestamps (Unix
@@ -86,7 +96,33 @@ func newStateView(inv []reconcile.CertStatus, r reconcile.StatusReport) *stateVi
 			expires: unixSeconds(c.NotAfter), renews: unixSeconds(c.RenewsAt),
 		})
 	}
+	v.deployments = deployCounts(inv)
 	return v
+}
+
+// deployCounts counts the configured certificates' targets by agent and
+// deployment status.
+func deployCounts(inv []reconcile.CertStatus) []deployCount {
+	n := map[[2]string]int{}
+	seen := map[string]bool{}
+	var agents []string
+	for i := range inv {
+		for _, d := range inv[i].Deployments {
+			if !seen[d.Agent] {
+				seen[d.Agent] = true
+				agents = append(agents, d.Agent)
+			}
+			n[[2]string{d.Agent, d.Status}]++
+		}
+	}
+	slices.Sort(agents)
+	var out []deployCount
+	for _, a := range agents {
+		for _, s := range reconcile.DeploymentStatuses() {
+			out = append(out, deployCount{a, s, float64(n[[2]string{a, s}])})
+		}
+	}
+	return out
 }
 
 // families returns the state gauges as new metric families, sorted by
@@ -121,7 +157,12 @@ func (v *stateView) families() []*dto.MetricFamily {
 			ren.Metric = append(ren.Metric, sample(c.renews, labels...))
 		}
 	}
+	deps := family(nameDeployments, helpDeployments)
+	for _, d := range v.deployments {
+		deps.Metric = append(deps.Metric, sample(d.n, "agent", d.agent, "status", d.status))
+	}
 	fams := []*dto.MetricFamily{
+		deps,
 		byStatus(family(nameCertificates, helpCertificates), v.certStatuses),
 		exp, ren,
 		byStatus(family(nameNotifications, helpNotifications), v.notifyStatuses),
@@ -176,6 +217,11 @@ func (v *stateView) encoded() []familyText {
 		add(nameExpiration, helpExpiration, perCert(nameExpiration, func(c *certSeries) float64 { return c.expires }))
 		add(nameRenewal, helpRenewal, perCert(nameRenewal, func(c *certSeries) float64 { return c.renews }))
 		add(nameCertificates, helpCertificates, byStatus(nameCertificates, v.certStatuses))
+		add(nameDeployments, helpDeployments, func() {
+			for _, d := range v.deployments {
+				buf = appendSample(buf, nameDeployments, d.n, "agent", d.agent, "status", d.status)
+			}
+		})
 		add(nameDead, helpDead, func() { buf = appendSample(buf, nameDead, v.dead) })
 		add(nameNotifications, helpNotifications, byStatus(nameNotifications, v.notifyStatuses))
 	})

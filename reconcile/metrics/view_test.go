@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,7 @@ func TestEncodedMatchesExpfmt(t *testing.T) {
 			{name: "never issued"},
 			{name: "far", expires: unixSeconds(t0.AddDate(7000, 0, 0)), renews: -1},
 		},
+		deployments: []deployCount{{"", "current", 2}, {`we"b\1`, "failed", 1}},
 	}
 	views["odd values"] = odd
 	views["empty"] = &stateView{}
@@ -61,5 +63,29 @@ func TestEncodedMatchesExpfmt(t *testing.T) {
 		if _, err := p.TextToMetricFamilies(&got); err != nil {
 			t.Errorf("%s: parsing encoded(): %v", what, err)
 		}
+	}
+}
+
+// certctl_deployments counts targets per agent and status, with a zero
+// series for each status an agent has none of (for alerts on failed).
+func TestDeploymentCounts(t *testing.T) {
+	inv := []reconcile.CertStatus{
+		{Name: "a", Status: reconcile.StatusValid, Deployments: []reconcile.DeploymentStatus{
+			{Target: "local", Status: reconcile.DeploymentCurrent},
+			{Target: "web1", Agent: "web1", Status: reconcile.DeploymentFailed},
+		}},
+		{Name: "b", Status: reconcile.StatusValid, Deployments: []reconcile.DeploymentStatus{
+			{Target: "web1", Agent: "web1", Status: reconcile.DeploymentCurrent},
+			{Target: "web2", Agent: "web2", Status: reconcile.DeploymentOutdated},
+		}},
+	}
+	got := deployCounts(inv)
+	want := []deployCount{
+		{"", "current", 1}, {"", "failed", 0}, {"", "outdated", 0},
+		{"web1", "current", 1}, {"web1", "failed", 1}, {"web1", "outdated", 0},
+		{"web2", "current", 0}, {"web2", "failed", 0}, {"web2", "outdated", 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("deployCounts() = %v, want %v", got, want)
 	}
 }

@@ -146,6 +146,9 @@ type Pass struct {
 	// Unseal opens a sealed key of the state (CA keys for CRL and OCSP
 	// signing); valid only during OnPass.
 	Unseal func([]byte) ([]byte, error)
+	// Certificate reads one certificate record whole (with its PEMs and
+	// sealed key; nil if absent); valid only during OnPass.
+	Certificate func(ctx context.Context, name string) (*state.Certificate, error)
 }
 
 // Status is what the watcher reports about itself (readyz, logs).
@@ -174,6 +177,10 @@ type Watcher struct {
 	mu     sync.Mutex
 	status Status
 	ready  atomic.Bool
+
+	// kick asks Run for a pass (Trigger); buffered, so a burst of
+	// requests makes one pass.
+	kick chan struct{}
 
 	// Owned by Run's goroutine.
 	rev       *Revision
@@ -208,7 +215,17 @@ func New(opts Options) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{opts: opts, log: log}, nil
+	return &Watcher{opts: opts, log: log, kick: make(chan struct{}, 1)}, nil
+}
+
+// Trigger asks for a pass as soon as the one in flight, if any, ends: an
+// agent's CSR or report was written to the state. It never blocks; any
+// number of calls before that pass starts make one pass.
+func (w *Watcher) Trigger() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Ready reports whether a pass has completed.
@@ -298,6 +315,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return nil
 		case <-changes:
 			loadDue = true
+		case <-w.kick:
+			passDue = w.cfg != nil
 		case <-stateTick:
 			if w.cfg != nil && w.stateChanged() {
 				passDue = true
@@ -543,9 +562,9 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 		}
 	}
 	if w.opts.OnPass != nil {
-		p.Unseal = db.Unseal
+		p.Unseal, p.Certificate = db.Unseal, db.Certificate
 		w.opts.OnPass(p)
-		p.Unseal = nil
+		p.Unseal, p.Certificate = nil, nil
 	}
 	return errors.Join(errs...)
 }
