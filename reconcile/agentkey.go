@@ -1,11 +1,13 @@
 package reconcile
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/certctl/certctl/pki"
 	"github.com/certctl/certctl/spec"
@@ -124,4 +126,30 @@ func keyHolder(agent string) string {
 		return "the state"
 	}
 	return "agent " + agent
+}
+
+// RequestRenewal records that certificate name, whose key agent holds
+// (KeyAgent), is to be renewed now: the next plan renews it, which asks
+// the agent for a CSR at its next poll (certctl watch serves the request,
+// and signs the CSR when it arrives). It fails when the certificate is not
+// in cfg, its key is not an agent's, or nothing was issued for it yet.
+func RequestRenewal(ctx context.Context, store state.Store, cfg *spec.Config, snap *state.Snapshot, name string, now time.Time) (agent string, err error) {
+	c := cfg.Certificates[name]
+	if c == nil {
+		return "", fmt.Errorf("no certificate named %q in the configuration", name)
+	}
+	agent = KeyAgent(cfg, c)
+	if agent == "" {
+		return "", fmt.Errorf("%s: its key is not held by an agent", CertAddress(name))
+	}
+	rec := snap.Certificates[name]
+	if rec == nil || rec.Fingerprint == "" {
+		return "", fmt.Errorf("%s has no certificate yet: agent %s's first CSR issues it", CertAddress(name), agent)
+	}
+	next := rec.WithoutBlobs()
+	next.RenewRequestedAt = now.UTC()
+	if err := store.PutCertificate(ctx, next); err != nil {
+		return "", fmt.Errorf("requesting the renewal of %s: %w", CertAddress(name), err)
+	}
+	return agent, nil
 }

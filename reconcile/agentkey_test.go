@@ -158,6 +158,32 @@ func TestPlanAndApplyAgentCSR(t *testing.T) {
 		t.Fatalf("www after re-keying: csr %v, history %d; want none pending and one earlier version", rec.CSR, len(rec.History))
 	}
 
+	// certctl renew records a request (RequestRenewal): the plan asks the
+	// agent for a CSR, signs the one that comes, and the request ends.
+	if _, err := RequestRenewal(context.Background(), e.store, e.cfg, e.snapshot(), "local_only", e.now); err == nil {
+		t.Error("RequestRenewal of an unknown certificate succeeded")
+	}
+	agent, err := RequestRenewal(context.Background(), e.store, e.cfg, e.snapshot(), "www", e.now)
+	if err != nil || agent != "web1" {
+		t.Fatalf("RequestRenewal(www) = %q, %v; want web1", agent, err)
+	}
+	if got := describe(e.plan()); !slices.ContainsFunc(got, func(s string) bool {
+		return strings.HasPrefix(s, "note awaiting_csr certificate.www: awaiting CSR from agent web1 (renew: renewal requested by certctl renew at ")
+	}) {
+		t.Fatalf("Plan after a renewal request = %q, want an awaiting_csr note", got)
+	}
+	_, renewCSR := testCSR(t, "ecdsa-p256", pki.CSRSubject{CommonName: www.CommonName, DNSNames: www.DNSNames})
+	rec = e.store.record(t, "www")
+	rec.CSR = &state.PendingCSR{PEM: renewCSR, Agent: "web1", RequestID: "renew-1", SubmittedAt: e.now}
+	if err := e.store.PutCertificate(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Minute)
+	e.mustApply()
+	if rec = e.store.record(t, "www"); !rec.RenewRequestedAt.IsZero() || len(rec.History) != 2 {
+		t.Fatalf("www after the requested renewal: request %s, history %d; want none and two earlier versions", rec.RenewRequestedAt, len(rec.History))
+	}
+
 	// A CSR that no longer matches the spec (a name was added) is not
 	// signed: the plan awaits a new one.
 	names := www.DNSNames

@@ -749,8 +749,9 @@ func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issu
 	next.UpdatedAt = now
 	// A renewal window belongs to the certificate it was asked for.
 	next.RenewalWindowStart, next.RenewalWindowEnd, next.ARICheckedAt = time.Time{}, time.Time{}, time.Time{}
-	// So does a revocation.
+	// So does a revocation, and a renewal request.
 	next.RevokedAt, next.RevokedReason = time.Time{}, 0
+	next.RenewRequestedAt = time.Time{}
 }
 
 // onSigner runs f on one of the signer goroutines and returns its error.

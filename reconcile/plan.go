@@ -250,6 +250,12 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.Action = ActionRenew
 		issue.Reason = "forced by certctl renew (due at " + ts(renewalOf(pl.cfg, c, rec).At) + ")"
 	}
+	// certctl renew of a certificate whose key an agent holds records the
+	// request (RequestRenewal): the agent is asked for a CSR below.
+	if issue.Action == 0 && !external && hasCert && !rec.RenewRequestedAt.IsZero() && !rec.RenewRequestedAt.Before(rec.IssuedAt) {
+		issue.Action = ActionRenew
+		issue.Reason = "renewal requested by certctl renew at " + ts(rec.RenewRequestedAt)
+	}
 
 	// A failed attempt waits for its backoff; after it, the retry says
 	// what failed last time.

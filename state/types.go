@@ -101,6 +101,11 @@ type Certificate struct {
 	// CSR is a signing request an agent submitted for the certificate's
 	// next version, waiting for an apply to sign it; nil when none is.
 	CSR *PendingCSR `json:"csr,omitempty"`
+	// RenewRequestedAt is when `certctl renew` asked for a new version of
+	// a certificate whose key an agent holds: the plan renews it (asking
+	// the agent for a CSR) while it is not before IssuedAt; a new version
+	// clears it.
+	RenewRequestedAt time.Time `json:"renew_requested_at,omitzero"`
 
 	// Notified remembers the expiry notices already raised for a
 	// certificate version, so that each is raised once. It counts only

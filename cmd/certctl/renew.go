@@ -27,6 +27,9 @@ func cmdRenew(e *env, args []string) int {
 		return e.errorf("renew takes one certificate name, such as www or 'sites[\"api\"]'")
 	}
 	name := strings.TrimPrefix(fs.Arg(0), "certificate.")
+	if code, done := e.renewAgentKey(name); done {
+		return code
+	}
 
 	return e.applyOne(name, out, func(cfg *spec.Config, snap *state.Snapshot) (*reconcile.ActionPlan, error) {
 		return reconcile.PlanRenew(cfg, snap, nil, time.Now(), name)
@@ -93,4 +96,34 @@ func (e *env) applyOne(name string, out outputFlags, planFn func(*spec.Config, *
 		return exitError
 	}
 	return exitOK
+}
+
+// renewAgentKey handles renew of a certificate whose key an agent holds:
+// nothing can be signed here, so the request is recorded for certctl
+// watch, which asks the agent for a CSR (reconcile.RequestRenewal). done
+// is false for any other certificate.
+func (e *env) renewAgentKey(name string) (code int, done bool) {
+	cfg, ok := e.loadConfig()
+	if !ok {
+		return exitError, true
+	}
+	c := cfg.Certificates[name]
+	if c == nil || reconcile.KeyAgent(cfg, c) == "" {
+		return 0, false
+	}
+	db, err := state.Open(e.statePath(cfg), state.Options{})
+	if err != nil {
+		return e.errorf("%v", err), true
+	}
+	defer db.Close()
+	snap, err := db.Summary(e.ctx)
+	if err != nil {
+		return e.errorf("%v", err), true
+	}
+	agent, err := reconcile.RequestRenewal(e.ctx, db, cfg, snap, name, time.Now())
+	if err != nil {
+		return e.errorf("%v", err), true
+	}
+	fmt.Fprintf(e.stdout, "Renewal of %s requested. Its key is held by agent %s: certctl watch asks it for a new CSR at its next poll, and signs it.\n", reconcile.CertAddress(name), agent)
+	return exitOK, true
 }

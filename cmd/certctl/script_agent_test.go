@@ -12,10 +12,11 @@ func init() {
 }
 
 // waitstdout REGEXP PROG ARGS...: runs PROG until its stdout matches
-// REGEXP, for up to 30 s (an agent's report reaching the state, say).
+// REGEXP, for up to 30 s (an agent's report reaching the state, say); with
+// !, until it succeeds and its stdout does not match.
 func cmdWaitStdout(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 || neg {
-		ts.Fatalf("usage: waitstdout REGEXP PROG ARGS...")
+	if len(args) < 2 {
+		ts.Fatalf("usage: [!] waitstdout REGEXP PROG ARGS...")
 	}
 	re, err := regexp.Compile(args[0])
 	ts.Check(err)
@@ -23,11 +24,11 @@ func cmdWaitStdout(ts *testscript.TestScript, neg bool, args []string) {
 	for {
 		err := ts.Exec(args[1], args[2:]...)
 		out := ts.ReadFile("stdout")
-		if err == nil && re.MatchString(out) {
+		if err == nil && re.MatchString(out) != neg {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("waitstdout: %s did not print %q within 30 s (last error %v); last stdout:\n%s", args[1], args[0], err, out)
+			ts.Fatalf("waitstdout: %s did not print (negated: %v) %q within 30 s (last error %v); last stdout:\n%s", args[1], neg, args[0], err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
