@@ -117,9 +117,9 @@ func LeafAttrs(leaf *x509.Certificate) LeafNames {
 	cn := leaf.Subject.CommonName
 	if ip := net.ParseIP(cn); ip != nil {
 		cn = ip.String()
-	} else {
-		cn = strings.ToLower(cn)
-	}
+	} else if hostShaped(cn) {
+		cn = strings.ToLower(cn) // DNS names compare without case, as spec keeps them
+	} // a person, a service or a mailbox keeps its case, as spec does
 	return LeafNames{
 		CommonName:     cn,
 		DNSNames:       normNames(leaf.DNSNames, true),
@@ -127,6 +127,17 @@ func LeafAttrs(leaf *x509.Certificate) LeafNames {
 		EmailAddresses: normNames(leaf.EmailAddresses, false),
 		KeyAlgorithm:   pki.KeyAlgorithmOf(leaf.PublicKey),
 	}
+}
+
+// hostShaped reports whether s has the characters of a DNS name (ASCII
+// letters, digits, '-', '.', '*', '_').
+func hostShaped(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-.*_", r)) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // LeafNames is what LeafAttrs reads from a certificate. Lists are sorted

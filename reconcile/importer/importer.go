@@ -200,7 +200,7 @@ func Prepare(cfg *spec.Config, snap *state.Snapshot, found []*discover.Found, op
 		}
 		cn := commonName(names)
 		if cn == "" {
-			imp.Skipped = append(imp.Skipped, f.Source+": it names no DNS name or IP address")
+			imp.Skipped = append(imp.Skipped, f.Source+": it names nothing (no common name, DNS name, IP or email address)")
 			continue
 		}
 		it := &Item{Found: f, Names: names, CommonName: cn, Issuer: fallback, External: fallbackExternal}
@@ -284,11 +284,14 @@ func checkOptions(cfg *spec.Config, opts Options) error {
 }
 
 // commonName picks the common name a block declares: the certificate's
-// own when it is one of its DNS names or IP addresses, or when it has
-// none; else its first DNS name or IP address.
+// own when it is one of its DNS names or IP addresses, or when it names
+// no host at all (an S/MIME or client certificate: a person, a service
+// or a mailbox, which the policy then must allow); else its first DNS
+// name or IP address. A certificate with neither a host nor a subject
+// common name is declared by its first email address.
 func commonName(n reconcile.LeafNames) string {
-	if n.CommonName != "" && (slices.Contains(n.DNSNames, n.CommonName) || slices.Contains(n.IPAddresses, n.CommonName) ||
-		(len(n.DNSNames) == 0 && len(n.IPAddresses) == 0 && !strings.ContainsAny(n.CommonName, " @"))) {
+	host := len(n.DNSNames) > 0 || len(n.IPAddresses) > 0
+	if n.CommonName != "" && (slices.Contains(n.DNSNames, n.CommonName) || slices.Contains(n.IPAddresses, n.CommonName) || !host) {
 		return n.CommonName
 	}
 	if len(n.DNSNames) > 0 {
@@ -296,6 +299,9 @@ func commonName(n reconcile.LeafNames) string {
 	}
 	if len(n.IPAddresses) > 0 {
 		return n.IPAddresses[0]
+	}
+	if len(n.EmailAddresses) > 0 {
+		return n.EmailAddresses[0]
 	}
 	return ""
 }
