@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/certctl/certctl/spec"
 )
 
 // FuzzDecodeRequests feeds arbitrary bodies to both request decoders.
@@ -39,7 +41,7 @@ func FuzzDecodeRequests(f *testing.F) {
 			}
 			for _, rep := range r.Reports {
 				if rep.Certificate == "" || rep.Target == "" || len(rep.Error) > maxErrorLen+len("…") ||
-					rep.Error == "" && (!isHex(rep.Fingerprint, 64) || !isHex(rep.FilesDigest, 64)) {
+					rep.Error == "" && (!spec.IsHex(rep.Fingerprint, 64) || !spec.IsHex(rep.FilesDigest, 64)) {
 					t.Fatalf("DecodeReportBatch accepted %+v", rep)
 				}
 			}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/certctl/certctl/spec"
 )
 
 // FormatVersion is the format_version of Deployments.
@@ -163,9 +165,9 @@ func DecodeReportBatch(data []byte) (*ReportBatch, error) {
 			return nil, fmt.Errorf("reports[%d]: certificate and target are required", i)
 		case len(r.Certificate) > 256 || len(r.Target) > 256:
 			return nil, fmt.Errorf("reports[%d]: name longer than 256 bytes", i)
-		case r.Error == "" && (!isHex(r.Fingerprint, 64) || !isHex(r.FilesDigest, 64)):
+		case r.Error == "" && (!spec.IsHex(r.Fingerprint, 64) || !spec.IsHex(r.FilesDigest, 64)):
 			return nil, fmt.Errorf("reports[%d]: a success needs fingerprint and files_digest (64 hex digits each)", i)
-		case r.Fingerprint != "" && !isHex(r.Fingerprint, 64), r.FilesDigest != "" && !isHex(r.FilesDigest, 64):
+		case r.Fingerprint != "" && !spec.IsHex(r.Fingerprint, 64), r.FilesDigest != "" && !spec.IsHex(r.FilesDigest, 64):
 			return nil, fmt.Errorf("reports[%d]: fingerprint and files_digest are 64 hex digits", i)
 		}
 		if len(r.Error) > maxErrorLen {
@@ -173,19 +175,6 @@ func DecodeReportBatch(data []byte) (*ReportBatch, error) {
 		}
 	}
 	return &b, nil
-}
-
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func isID(s string) bool {

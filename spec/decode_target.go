@@ -22,7 +22,7 @@ func (l *loader) decodeAgentBlock(blk *hcl.Block) {
 	b.secretsOK = true
 	if v, a, ok := b.str("token_sha256"); ok {
 		v = strings.ToLower(strings.TrimSpace(v))
-		if !isHex(v, 64) {
+		if !IsHex(v, 64) {
 			b.errorf(a, "Invalid token hash",
 				"token_sha256 must be the SHA-256 of the agent's token as 64 hexadecimal characters (for example the output of `printf %%s TOKEN | sha256sum`), not the token itself.")
 			return
@@ -31,7 +31,9 @@ func (l *loader) decodeAgentBlock(blk *hcl.Block) {
 	}
 }
 
-func isHex(s string, n int) bool {
+// IsHex reports whether s is n lowercase hexadecimal digits (a token's
+// SHA-256 as sha256sum prints it, with n = 64).
+func IsHex(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
