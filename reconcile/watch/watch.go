@@ -75,10 +75,12 @@ const (
 	DefaultResync       = 10 * time.Minute
 	DefaultStateCheck   = 5 * time.Second
 	DefaultDrainTimeout = 30 * time.Second
-	// A pass that failed as a whole (the state locked or unreadable) is
-	// retried after minRetry, doubling up to Resync.
-	minRetry = 5 * time.Second
 )
+
+// minRetry is the first wait before a pass that failed as a whole (the
+// state locked or unreadable), or a source that gave nothing to load yet,
+// is tried again; it doubles up to Resync. A variable for tests.
+var minRetry = 5 * time.Second
 
 // Options configure a Watcher. Source and StatePath are required.
 type Options struct {
@@ -185,6 +187,7 @@ type Watcher struct {
 	// Owned by Run's goroutine.
 	rev       *Revision
 	cfg       *spec.Config
+	digest    string // reconcile.ConfigDigest(cfg)
 	stateSeen stateStamp
 }
 
@@ -257,12 +260,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.log.Info("watch started", "source", w.opts.Source.String())
 
 	var (
-		loadDue   = true // ask the source
-		passDue   = true // run a pass
-		nextPoll  time.Time
-		nextPass  time.Time // scheduled: wake, resync or retry
-		failures  int
-		stateTick <-chan time.Time
+		loadDue = true // ask the source now
+		passDue = true // run a pass now
+		// nextLoad is when the source is asked again by itself: every
+		// Poll for a source without notifications, and with a backoff
+		// while nothing has loaded yet. Zero: only on a notification.
+		nextLoad time.Time
+		// nextPass is when a pass is due by itself: the earliest wake,
+		// the resync, or the retry after a failed pass. reload says the
+		// configuration is loaded again then, even if the source's
+		// revision did not change (what file() reads may have).
+		nextPass     time.Time
+		reload       bool
+		passFailures int
+		loadFailures int
+		stateTick    <-chan time.Time
 	)
 	if w.opts.StateCheck > 0 {
 		t := time.NewTicker(w.opts.StateCheck)
@@ -273,25 +285,37 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		if loadDue {
+			// The deadlines are set only here, after a real attempt:
+			// wake-ups for other reasons must not push them back.
 			loadDue = false
-			if w.load(ctx) {
+			if w.load(ctx, reload) {
 				passDue = true
 			}
-			if changes == nil {
-				nextPoll = w.opts.Now().Add(w.opts.Poll)
+			reload = false
+			switch {
+			case w.cfg == nil:
+				loadFailures++
+				nextLoad = w.opts.Now().Add(retryAfter(loadFailures, w.opts.Resync))
+			case changes == nil:
+				loadFailures = 0
+				nextLoad = w.opts.Now().Add(w.opts.Poll)
+			default:
+				loadFailures = 0
+				nextLoad = time.Time{}
 			}
 		}
-		if w.cfg != nil && (passDue || !w.opts.Now().Before(nextPass)) {
+		if w.cfg != nil && (passDue || !nextPass.IsZero() && !w.opts.Now().Before(nextPass)) {
 			passDue = false
 			p := w.pass(ctx)
 			if p.failed() {
-				failures++
-				nextPass = w.opts.Now().Add(retryAfter(failures, w.opts.Resync))
+				passFailures++
+				nextPass = w.opts.Now().Add(retryAfter(passFailures, w.opts.Resync))
 			} else {
-				failures = 0
+				passFailures = 0
 				nextPass = w.opts.Now().Add(w.opts.Resync)
+				reload = true // at the resync, unless a wake comes first
 				if p.Wake.Before(reconcile.Wake{At: nextPass}) {
-					nextPass = p.Wake.At
+					nextPass, reload = p.Wake.At, false
 				}
 			}
 		}
@@ -299,16 +323,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.log.Info("watch stopped")
 			return nil
 		}
-		wakeAt := nextPass
-		if w.cfg == nil { // nothing loaded yet: retry the source
-			failures++
-			wakeAt = w.opts.Now().Add(retryAfter(failures, w.opts.Resync))
-			nextPoll = wakeAt
+		var wakeAt time.Time
+		for _, t := range []time.Time{nextPass, nextLoad} {
+			if !t.IsZero() && (wakeAt.IsZero() || t.Before(wakeAt)) {
+				wakeAt = t
+			}
 		}
-		if changes == nil && nextPoll.Before(wakeAt) {
-			wakeAt = nextPoll
+		var timerC <-chan time.Time
+		if !wakeAt.IsZero() {
+			timer.Reset(max(wakeAt.Sub(w.opts.Now()), 0))
+			timerC = timer.C
 		}
-		timer.Reset(max(wakeAt.Sub(w.opts.Now()), 0))
 		select {
 		case <-ctx.Done():
 			w.log.Info("watch stopped")
@@ -321,9 +346,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if w.cfg != nil && w.stateChanged() {
 				passDue = true
 			}
-		case <-timer.C:
-			if changes == nil && !w.opts.Now().Before(nextPoll) || w.cfg == nil {
+		case <-timerC:
+			now := w.opts.Now()
+			if !nextLoad.IsZero() && !now.Before(nextLoad) {
 				loadDue = true
+			}
+			if reload && !nextPass.IsZero() && !now.Before(nextPass) {
+				loadDue = true // the resync reloads the configuration too
 			}
 		}
 		if !timer.Stop() {
@@ -345,9 +374,11 @@ func retryAfter(n int, limit time.Duration) time.Duration {
 	return min(d, limit)
 }
 
-// load asks the source for its revision and loads it if it is new. It
-// reports whether the configuration changed.
-func (w *Watcher) load(ctx context.Context) bool {
+// load asks the source for its revision and loads it if it is new, or,
+// with reload, even if it is not: values read through file() and env()
+// may have changed (a rotated secret), and a revision that did not load
+// may load now. It reports whether the configuration changed.
+func (w *Watcher) load(ctx context.Context, reload bool) bool {
 	rev, err := w.opts.Source.Load(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -362,10 +393,11 @@ func (w *Watcher) load(ctx context.Context) bool {
 		return false
 	}
 	w.setStatus(func(s *Status) { s.SourceError = "" })
-	if w.rev != nil && rev.ID == w.rev.ID && w.cfg != nil {
+	same := w.rev != nil && rev.ID == w.rev.ID && w.cfg != nil
+	if same && !reload {
 		return false
 	}
-	if bad := w.Status().BadRevision; bad != "" && strings.HasPrefix(bad, rev.ID+":") {
+	if bad := w.Status().BadRevision; !reload && bad != "" && strings.HasPrefix(bad, rev.ID+":") {
 		return false // already reported
 	}
 	opts := w.opts.Load
@@ -386,12 +418,24 @@ func (w *Watcher) load(ctx context.Context) bool {
 		w.setStatus(func(s *Status) { s.BadRevision = rev.ID + ": " + firstError(diags) })
 		return false
 	}
+	digest := reconcile.ConfigDigest(cfg)
+	if same {
+		// Reloaded: take it (a secret may have been rotated, which the
+		// digest leaves out), and say so only if the plan would differ.
+		changed := digest != w.digest
+		w.cfg, w.digest = cfg, digest
+		w.setStatus(func(s *Status) { s.BadRevision = "" })
+		if changed {
+			w.log.Info("configuration reloaded", "revision", rev.ID, "certificates", len(cfg.Certificates))
+		}
+		return changed
+	}
 	attrs := []any{"revision", rev.ID}
 	if rev.Author != "" {
 		attrs = append(attrs, "author", rev.Author, "subject", rev.Subject)
 	}
 	w.log.Info("configuration loaded", append(attrs, "certificates", len(cfg.Certificates))...)
-	w.rev, w.cfg = rev, cfg
+	w.rev, w.cfg, w.digest = rev, cfg, digest
 	w.setStatus(func(s *Status) { s.Revision, s.BadRevision = rev, "" })
 	return true
 }
@@ -468,13 +512,17 @@ func (w *Watcher) pass(ctx context.Context) *Pass {
 
 func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 	path := w.opts.StatePath(w.cfg)
+	// What this pass leaves the state as is not a change to react to;
+	// neither is a file another process still holds (the retry backs off).
+	defer func() { w.stateSeen = stampOf(path) }()
 	db, err := state.Open(path, state.Options{Timeout: w.opts.StateTimeout})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		db.Close()
-		w.stateSeen = stampOf(path)
+		if db != nil {
+			db.Close()
+		}
 	}()
 
 	// The pass runs on a context that outlives ctx by at most the drain
@@ -534,20 +582,28 @@ func (w *Watcher) runPass(ctx context.Context, p *Pass) error {
 			errs = append(errs, err)
 		}
 	}
+	if snap.Revision == nil || snap.Revision.ID != rev.ID {
+		if err := db.PutRevision(passCtx, rev); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if ctx.Err() == nil {
-		// Rows left pending by a shutdown are delivered by the next start.
-		p.Delivery, err = reconcile.Deliver(passCtx, cfg, db, reconcile.DeliverOptions{Now: w.opts.Now})
-		if err != nil {
+		// The sweep waits on notifiers: the state is closed meanwhile,
+		// and opened only to read the due rows and record each outcome
+		// (queue). A shutdown interrupts it: the rows stay due and are
+		// delivered by the next start.
+		db.Close()
+		db = nil
+		p.Delivery, err = reconcile.Deliver(ctx, cfg, &queue{path: path, timeout: w.opts.StateTimeout}, reconcile.DeliverOptions{Now: w.opts.Now})
+		if err != nil && ctx.Err() == nil {
 			errs = append(errs, fmt.Errorf("delivering notifications: %w", err))
 		}
 		// A notifier that fails is not a failed pass: its rows are
 		// retried on their own schedule, or dead-lettered, and each dead
 		// one is logged with the command that revives it.
 		w.logDead(p.Delivery)
-	}
-	if snap.Revision == nil || snap.Revision.ID != rev.ID {
-		if err := db.PutRevision(passCtx, rev); err != nil {
-			errs = append(errs, err)
+		if db, err = state.Open(path, state.Options{Timeout: w.opts.StateTimeout}); err != nil {
+			return errors.Join(append(errs, err)...)
 		}
 	}
 	if p.Snapshot, err = db.Summary(passCtx); err != nil {

@@ -461,3 +461,104 @@ func TestWatchGit(t *testing.T) {
 		t.Error("the log mentions a secret")
 	}
 }
+
+// TestWatchRecovers: a git remote that does not exist yet when watch
+// starts is asked again (with a backoff that other wake-ups, such as the
+// state check, do not push back) until it answers; and a configuration
+// that stops loading because of a file read through file() is reported at
+// the next resync, then taken again once the file is fixed.
+func TestWatchRecovers(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git command")
+	}
+	// Restored after the watcher stops (cleanups run last-first).
+	old := minRetry
+	t.Cleanup(func() { minRetry = old })
+	minRetry = 50 * time.Millisecond
+	root := t.TempDir()
+	remote := filepath.Join(root, "remote.git")
+	dir := filepath.Join(root, "run")
+	src, err := NewGitSource(GitOptions{URL: remote, Ref: "main", Path: "certs", CacheDir: filepath.Join(root, "cache"), Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Options{Source: src, StatePath: statePath(dir), Poll: time.Hour, Resync: 300 * time.Millisecond, StateCheck: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(t, w)
+	waitFor(t, "the missing remote reported", func() bool { return w.Status().SourceError != "" })
+	time.Sleep(200 * time.Millisecond)
+
+	git(t, root, "init", "-q", "--bare", "-b", "main", remote)
+	work := filepath.Join(root, "work")
+	git(t, root, "clone", "-q", remote, work)
+	commit(t, work, "base", map[string]string{
+		"certs/main.hcl":  fmt.Sprintf(baseHCL, ""),
+		"certs/certs.hcl": certHCL("www"),
+	})
+	waitFor(t, "out/www.crt once the remote exists", func() bool { return exists(filepath.Join(dir, "out", "www.crt")) })
+}
+
+// TestWatchReloadsFiles: what file() reads is read again at every resync.
+func TestWatchReloadsFiles(t *testing.T) {
+	dir := t.TempDir()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	writeFile(t, filepath.Join(dir, "main.hcl"), fmt.Sprintf(baseHCL, "")+
+		"notifier \"webhook\" \"ops\" {\n  url = trimspace(file(\"hook.txt\"))\n}\n")
+	writeFile(t, filepath.Join(dir, "hook.txt"), hook.URL+"\n")
+	writeFile(t, filepath.Join(dir, "certs.hcl"), certHCL("www"))
+	w, err := New(Options{Source: &DirSource{Dir: dir}, StatePath: statePath(dir), Resync: 200 * time.Millisecond, StateCheck: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(t, w)
+	waitFor(t, "ready", w.Ready)
+
+	// The file changes, no *.hcl does: the resync reads it again.
+	writeFile(t, filepath.Join(dir, "hook.txt"), "not a URL\n")
+	waitFor(t, "the bad file reported", func() bool { return w.Status().BadRevision != "" })
+	if bad := w.Status().BadRevision; !strings.Contains(bad, "main.hcl:") {
+		t.Errorf("BadRevision = %q, want the location of the url", bad)
+	}
+	writeFile(t, filepath.Join(dir, "hook.txt"), hook.URL+"\n")
+	waitFor(t, "the fixed file taken", func() bool { return w.Status().BadRevision == "" })
+}
+
+// TestWatchDeliversWithoutTheLock: while a notifier hangs, the state is
+// not held: another certctl (here, an Open with a short timeout) gets it.
+func TestWatchDeliversWithoutTheLock(t *testing.T) {
+	dir := t.TempDir()
+	arrived, release := make(chan struct{}, 10), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer hook.Close()
+	defer close(release)
+	writeFile(t, filepath.Join(dir, "main.hcl"), fmt.Sprintf(baseHCL, "")+
+		fmt.Sprintf("notifier \"webhook\" \"ops\" {\n  url = %q\n}\n", hook.URL))
+	writeFile(t, filepath.Join(dir, "certs.hcl"), strings.Replace(certHCL("www"), "  targets", "  notifiers   = [notifier.ops]\n  targets", 1))
+	w, err := New(Options{Source: &DirSource{Dir: dir}, StatePath: statePath(dir), StateCheck: -1, DrainTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := started(t, w)
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery")
+	}
+	db, err := state.Open(statePath(dir)(nil), state.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("opening the state while a delivery hangs: %v", err)
+	}
+	db.Close()
+	// A stop does not wait for the hung notifier.
+	start := time.Now()
+	stop(10 * time.Second)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopping took %s with a notifier hung", d)
+	}
+}
