@@ -221,9 +221,30 @@ func TestAnswerOCSP(t *testing.T) {
 		}
 	}
 
+	// Revoked a moment ago: thisUpdate is not backdated before the
+	// revocation it reports.
+	recent := testNow.Add(-10 * time.Second)
+	req, err := ocsp.CreateRequest(revoked, ca.Certificate(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := ca.AnswerOCSP(req, func(*big.Int) OCSPStatus {
+		return OCSPStatus{Status: OCSPRevoked, RevokedAt: recent, Reason: ReasonKeyCompromise}
+	}, testNow, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ocsp.ParseResponseForCert(ans.DER, revoked, ca.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ThisUpdate.Before(resp.RevokedAt) {
+		t.Errorf("AnswerOCSP(revoked 10 s ago): thisUpdate %v before the revocation %v", resp.ThisUpdate, resp.RevokedAt)
+	}
+
 	// Another CA's certificate: unauthorized; garbage: malformedRequest.
-	req, _ := ocsp.CreateRequest(other, testCA(t, RSA2048).Certificate(), nil)
-	ans, err := ca.AnswerOCSP(req, lookup, testNow, 0)
+	req, _ = ocsp.CreateRequest(other, testCA(t, RSA2048).Certificate(), nil)
+	ans, err = ca.AnswerOCSP(req, lookup, testNow, 0)
 	if !errors.Is(err, ErrOCSPUnauthorized) || !bytes.Equal(ans.DER, ocsp.UnauthorizedErrorResponse) {
 		t.Errorf("AnswerOCSP(another CA) = %x, %v, want unauthorized", ans.DER, err)
 	}

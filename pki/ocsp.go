@@ -108,7 +108,13 @@ func (ca *LocalCA) AnswerOCSP(reqDER []byte, lookup func(serial *big.Int) OCSPSt
 		return fail(ocsp.InternalErrorErrorResponse, fmt.Errorf("answering OCSP for %q: an Ed25519 CA cannot sign OCSP responses (use its CRL)", ca.cert.Subject.CommonName))
 	}
 	st := lookup(req.SerialNumber)
-	thisUpdate := now.Add(-Backdate).UTC().Truncate(time.Second)
+	// Backdated like a CRL, but never before the revocation it reports
+	// (as CRLThisUpdate keeps the CRL's).
+	var revoked []Revoked
+	if st.Status == OCSPRevoked {
+		revoked = []Revoked{{RevokedAt: st.RevokedAt}}
+	}
+	thisUpdate := CRLThisUpdate(revoked, now)
 	tmpl := ocsp.Response{
 		Status:       st.Status,
 		SerialNumber: req.SerialNumber,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/certctl/certctl/agent"
@@ -56,11 +57,18 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
-	mux.Handle(pkiserve.Prefix, s.pki) // CRL, OCSP (GET and POST), CA certificates
 	if s.agents != nil {
 		mux.Handle("/api/v1/", s.agents.Handler())
 	}
-	return mux
+	// CRL, OCSP (GET and POST) and CA certificates go around the mux: it
+	// cleans paths, and the base64 of an OCSP GET may hold "//".
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, pkiserve.Prefix) {
+			s.pki.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // readyz answers 200 once a pass has completed, 503 before; the body is

@@ -105,7 +105,16 @@ func cmdWatch(e *env, args []string) int {
 		}
 		log.Info("serving", "address", "http"+map[bool]string{true: "s"}[f.tlsCert != ""]+"://"+ln.Addr().String())
 	}
-	httpSrv := &http.Server{Handler: srv.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Request bodies (OCSP, agents' CSRs and reports) are small: reading
+	// one may take 30 s at most, so slow clients cannot pin connections.
+	// No write timeout: agents' long polls answer minutes later.
+	httpSrv := &http.Server{
+		Handler:           srv.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	httpSrv.RegisterOnShutdown(srv.agents.Close) // agents' long polls end at once
 	serveErr := make(chan error, 1)
 	if ln != nil {

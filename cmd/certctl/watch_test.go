@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +54,19 @@ func TestSystemdUnit(t *testing.T) {
 	for _, want := range []string{"User=certctl", "StateDirectory=certctl", "Restart=on-failure", "KillSignal=SIGTERM"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("the unit lacks %s", want)
+		}
+	}
+}
+
+// TestServerPKIPaths: CRL and OCSP paths reach their handler as sent; the
+// mux would clean an OCSP GET's "//" into a redirect.
+func TestServerPKIPaths(t *testing.T) {
+	s := newServer(slog.New(slog.DiscardHandler))
+	for _, path := range []string{"/.well-known/pki/ocsp/nope/MEIwQDA+//A8MDowOTAJ", "/.well-known/pki/crl/nope"} {
+		rec := httptest.NewRecorder()
+		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d %s, want 404 from the PKI handler (no such issuer)", path, rec.Code, rec.Body)
 		}
 	}
 }
