@@ -47,6 +47,11 @@ type Options struct {
 	Dir string
 	// Client makes the requests; a client with the system roots if nil.
 	Client *http.Client
+	// InsecureHTTP allows an http:// Server that is not on loopback. Off,
+	// such a server is refused: the token would cross the network in
+	// clear, and whoever answers in the server's place chooses the
+	// commands the agent runs.
+	InsecureHTTP bool
 	// PollWait is the long poll's wait; DefaultPollWait if zero.
 	PollWait time.Duration
 	// MaxBackoff caps the wait after failed requests; DefaultMaxBackoff
@@ -97,12 +102,24 @@ type outcome struct {
 	err error
 }
 
+// loopback reports whether host names this machine (localhost or a
+// loopback address).
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // New checks opts and loads the agent's directory, creating it (0700).
 func New(opts Options) (*Agent, error) {
 	u, err := url.Parse(opts.Server)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return nil, fmt.Errorf("-server %q: want an http:// or https:// URL", opts.Server)
+	case u.Scheme == "http" && !loopback(u.Hostname()) && !opts.InsecureHTTP:
+		return nil, fmt.Errorf("-server %s: plain http beyond this host would send the token in clear and run the commands of whoever answers; use https:// (with -ca-file for a private CA), or -insecure-http on a network you trust", opts.Server)
 	case opts.Name == "" || strings.ContainsAny(opts.Name, "/?#%"):
 		return nil, fmt.Errorf("-name %q: want the agent's name in the configuration", opts.Name)
 	case opts.Token == "":

@@ -14,6 +14,7 @@ import (
 
 func cmdAgent(e *env, args []string) int {
 	var server, name, tokenFile, dir, caFile, logFormat string
+	var insecureHTTP bool
 	fs := newFlags(e, "agent", " -server URL -name NAME -token-file FILE -dir DIR [-ca-file FILE]")
 	fs.StringVar(&server, "server", "", "the `URL` of certctl watch (https://host:9180)")
 	fs.StringVar(&name, "name", "", "this agent's `NAME` in the configuration (agent \"NAME\" {})")
@@ -21,6 +22,7 @@ func cmdAgent(e *env, args []string) int {
 	fs.StringVar(&dir, "dir", "/var/lib/certctl-agent", "keep the agent's keys and record in `DIR`")
 	fs.StringVar(&caFile, "ca-file", "", "trust the CA certificates in `FILE` (PEM) for an https:// server, instead of the system's")
 	fs.StringVar(&logFormat, "log-format", "text", "log as `text` or json, on stderr")
+	fs.BoolVar(&insecureHTTP, "insecure-http", false, "allow an http:// server beyond this host (the token then travels in clear)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -50,9 +52,12 @@ func cmdAgent(e *env, args []string) int {
 		if !pool.AppendCertsFromPEM(pem) {
 			return e.errorf("-ca-file %s: no PEM certificate in it", caFile)
 		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		// The default transport's proxy settings and timeouts, with these roots.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		client.Transport = t
 	}
-	a, err := agent.New(agent.Options{Server: server, Name: name, Token: token, Dir: dir, Client: client,
+	a, err := agent.New(agent.Options{Server: server, Name: name, Token: token, Dir: dir, Client: client, InsecureHTTP: insecureHTTP,
 		Exec: reconcile.ShellExec(0), Logger: log})
 	if err != nil {
 		return e.errorf("%v", err)
