@@ -300,11 +300,17 @@ func cmdInit(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "\nWrote %s.\n", mainPath)
 	ignore := filepath.Join(e.dir, ".gitignore")
-	switch err := hclgen.WriteNew(ignore, []byte("# certctl state and its key: back them up, never commit them.\n.certctl/\n"), 0o644); {
+	ignored, what := []string{".certctl/"}, "the state and its key"
+	// A target inside the repository receives private keys (NAME.key).
+	if t := filepath.ToSlash(filepath.Clean(s.TargetDir)); s.TargetDir != "" && !filepath.IsAbs(s.TargetDir) && t != "." && !strings.HasPrefix(t, "../") && t != ".." {
+		ignored, what = append(ignored, "/"+t+"/"), "the state, its key and the private keys the target writes"
+	}
+	content := "# certctl state and its key, and the files certctl deploys here with\n# their private keys: back them up, never commit them.\n" + strings.Join(ignored, "\n") + "\n"
+	switch err := hclgen.WriteNew(ignore, []byte(content), 0o644); {
 	case err == nil:
-		fmt.Fprintf(e.stdout, "Wrote %s (keeps the state and its key out of git).\n", ignore)
+		fmt.Fprintf(e.stdout, "Wrote %s (keeps %s out of git).\n", ignore, what)
 	case errors.Is(err, os.ErrExist):
-		fmt.Fprintf(e.stdout, "%s exists and was left alone: add .certctl/ to it to keep the state and its key out of git.\n", ignore)
+		fmt.Fprintf(e.stdout, "%s exists and was left alone: add %s to it to keep %s out of git.\n", ignore, strings.Join(ignored, " and "), what)
 	default:
 		return e.errorf("%v", err)
 	}
