@@ -153,3 +153,35 @@ func RequestRenewal(ctx context.Context, store state.Store, cfg *spec.Config, sn
 	}
 	return agent, nil
 }
+
+// UnaskedCSRLimit is how many versions of a certificate may be issued
+// within an hour before a CSR its agent sends unasked waits.
+const UnaskedCSRLimit = 2
+
+// UnaskedCSRHeldUntil is when an unasked CSR for rec may be signed: zero
+// when now is fine, else the time the oldest of the last UnaskedCSRLimit
+// issuances (current version and History) leaves the hour. Pure.
+func UnaskedCSRHeldUntil(rec *state.Certificate, now time.Time) time.Time {
+	if rec == nil {
+		return time.Time{}
+	}
+	var recent []time.Time
+	for _, t := range append([]time.Time{rec.IssuedAt}, historyIssued(rec)...) {
+		if !t.IsZero() && t.After(now.Add(-time.Hour)) && !t.After(now) {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) < UnaskedCSRLimit {
+		return time.Time{}
+	}
+	slices.SortFunc(recent, func(a, b time.Time) int { return b.Compare(a) }) // newest first
+	return recent[UnaskedCSRLimit-1].Add(time.Hour)
+}
+
+func historyIssued(rec *state.Certificate) []time.Time {
+	out := make([]time.Time, 0, len(rec.History))
+	for _, v := range rec.History {
+		out = append(out, v.IssuedAt)
+	}
+	return out
+}

@@ -183,6 +183,23 @@ func TestPlanAndApplyAgentCSR(t *testing.T) {
 	if rec = e.store.record(t, "www"); !rec.RenewRequestedAt.IsZero() || len(rec.History) != 2 {
 		t.Fatalf("www after the requested renewal: request %s, history %d; want none and two earlier versions", rec.RenewRequestedAt, len(rec.History))
 	}
+	// A third version within the hour for a CSR sent unasked waits: an
+	// agent sending CSRs in a loop does not get a certificate each time.
+	_, loopCSR := testCSR(t, "ecdsa-p256", pki.CSRSubject{CommonName: www.CommonName, DNSNames: www.DNSNames})
+	rec.CSR = &state.PendingCSR{PEM: loopCSR, Agent: "web1", RequestID: "rekey-2", SubmittedAt: e.now}
+	if err := e.store.PutCertificate(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(e.plan()); slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "R certificate.www") }) ||
+		!slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "sent unasked (rekey-2) waits until") }) {
+		t.Fatalf("Plan with a third unasked CSR within the hour = %q, want it held", got)
+	}
+	e.now = e.now.Add(2 * time.Hour)
+	if got := describe(e.plan()); !slices.Contains(got, "R certificate.www: agent web1 sent a new CSR (rekey-2)") {
+		t.Fatalf("Plan an hour later = %q, want the CSR signed", got)
+	}
+	e.mustApply()
+	rec = e.store.record(t, "www")
 
 	// A CSR that no longer matches the spec (a name was added) is not
 	// signed: the plan awaits a new one.
@@ -208,5 +225,31 @@ func TestPlanAndApplyAgentCSR(t *testing.T) {
 	e.mustApply()
 	if rec := e.store.record(t, "www"); len(rec.KeySealed) == 0 || rec.KeyAgent != "" {
 		t.Errorf("www after moving to a local target: key %d bytes, key agent %q; want a sealed key", len(rec.KeySealed), rec.KeyAgent)
+	}
+}
+
+func TestUnaskedCSRHeldUntil(t *testing.T) {
+	now := t0
+	rec := func(issued time.Time, history ...time.Time) *state.Certificate {
+		r := &state.Certificate{IssuedAt: issued}
+		for _, h := range history {
+			r.History = append(r.History, state.Version{IssuedAt: h})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		rec  *state.Certificate
+		want time.Time
+	}{
+		{"first version", rec(now.Add(-time.Minute)), time.Time{}},
+		{"one earlier, long ago", rec(now.Add(-time.Minute), now.Add(-48*time.Hour)), time.Time{}},
+		{"two within the hour", rec(now.Add(-10*time.Minute), now.Add(-30*time.Minute)), now.Add(30 * time.Minute)},
+		{"three within the hour", rec(now.Add(-5*time.Minute), now.Add(-10*time.Minute), now.Add(-50*time.Minute)), now.Add(50 * time.Minute)},
+		{"older records without issuance times", rec(now.Add(-time.Minute), time.Time{}, time.Time{}), time.Time{}},
+	} {
+		if got := UnaskedCSRHeldUntil(tc.rec, now); !got.Equal(tc.want) {
+			t.Errorf("UnaskedCSRHeldUntil(%s) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

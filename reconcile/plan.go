@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -282,10 +283,20 @@ func (pl *planner) certificate(c *spec.Certificate, rec *state.Certificate) {
 		issue.Diffs = []AttrDiff{{Attribute: AttrKeyHolder, Before: keyHolder(rec.KeyAgent), After: keyHolder(keyAgent), Forces: true}}
 		issue.Reason = "the private key moves from " + keyHolder(rec.KeyAgent) + " to " + keyHolder(keyAgent)
 	}
-	// An agent that lost its key sends a CSR unasked: it is signed.
+	// An agent that lost its key sends a CSR unasked: it is signed, unless
+	// the certificate was issued UnaskedCSRLimit times within the hour (an
+	// agent that sends CSRs in a loop must not spend its issuer's limits).
 	if keyAgent != "" && issue.Action == 0 && hasCert && csrReady(pl.cfg, c, rec, keyAgent) {
-		issue.Action = ActionRenew
-		issue.Reason = "agent " + keyAgent + " sent a new CSR (" + rec.CSR.RequestID + ")"
+		if until := UnaskedCSRHeldUntil(rec, pl.now); !until.IsZero() {
+			pl.p.Notes = append(pl.p.Notes, Note{
+				Address: addr(), Kind: NoteRetryWait, At: until,
+				Message: "the CSR agent " + keyAgent + " sent unasked (" + rec.CSR.RequestID + ") waits until " + ts(until) +
+					": at most " + strconv.Itoa(UnaskedCSRLimit) + " versions an hour are issued for an agent's own CSRs",
+			})
+		} else {
+			issue.Action = ActionRenew
+			issue.Reason = "agent " + keyAgent + " sent a new CSR (" + rec.CSR.RequestID + ")"
+		}
 	}
 	// An agent's key: nothing to sign until its CSR is in the state.
 	if keyAgent != "" && issue.Action.Issues() && !csrReady(pl.cfg, c, rec, keyAgent) {

@@ -57,6 +57,9 @@ func NextWake(cfg *spec.Config, snap *state.Snapshot, now time.Time) Wake {
 				consider(rec.NotAfter.Add(-t), name, "notice")
 			}
 		}
+		if rec.CSR != nil {
+			consider(UnaskedCSRHeldUntil(rec, now), name, "held CSR")
+		}
 		if is := cfg.Issuers[c.Issuer]; is != nil && is.Type == spec.IssuerTypeACME && rec.Issuer == c.Issuer {
 			consider(rec.ARICheckedAt.Add(ARIRefreshInterval), name, "renewal info")
 		}
