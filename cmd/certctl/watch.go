@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/certctl/certctl/agent"
@@ -121,7 +123,11 @@ func cmdWatch(e *env, args []string) int {
 		go func() {
 			var err error
 			if f.tlsCert != "" {
-				err = httpSrv.ServeTLS(ln, f.tlsCert, f.tlsKey)
+				// Reloaded when the files change: certctl may well be
+				// what renews watch's own certificate.
+				kp := &keyPair{cert: f.tlsCert, key: f.tlsKey}
+				httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
+				err = httpSrv.ServeTLS(ln, "", "")
 			} else {
 				err = httpSrv.Serve(ln)
 			}
@@ -172,6 +178,9 @@ func (f *watchFlags) check() error {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
 	if f.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
+			return fmt.Errorf("-tls-cert %s, -tls-key %s: %v", f.tlsCert, f.tlsKey, err)
+		}
 		for _, p := range []string{f.tlsCert, f.tlsKey} {
 			if _, err := os.Stat(p); err != nil {
 				return fmt.Errorf("-tls: %v", err)
@@ -209,4 +218,34 @@ func (f *watchFlags) source(e *env) (watch.Source, error) {
 		cache = filepath.Join(dir, "certctl", "git")
 	}
 	return watch.NewGitSource(watch.GitOptions{URL: f.gitURL, Ref: f.ref, Path: f.path, CacheDir: cache, Dir: e.dir})
+}
+
+// keyPair serves a certificate and key from files, loaded again when
+// either file's modification time changes; a pair that does not load (a
+// renewal half-written) keeps the last good one.
+type keyPair struct {
+	cert, key string
+
+	mu       sync.Mutex
+	loaded   *tls.Certificate
+	certTime time.Time
+	keyTime  time.Time
+}
+
+func (kp *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	ci, cerr := os.Stat(kp.cert)
+	ki, kerr := os.Stat(kp.key)
+	if cerr == nil && kerr == nil && (kp.loaded == nil || !ci.ModTime().Equal(kp.certTime) || !ki.ModTime().Equal(kp.keyTime)) {
+		if c, err := tls.LoadX509KeyPair(kp.cert, kp.key); err == nil {
+			kp.loaded, kp.certTime, kp.keyTime = &c, ci.ModTime(), ki.ModTime()
+		} else if kp.loaded == nil {
+			return nil, fmt.Errorf("-tls-cert %s, -tls-key %s: %w", kp.cert, kp.key, err)
+		}
+	}
+	if kp.loaded == nil {
+		return nil, fmt.Errorf("-tls-cert %s, -tls-key %s: %w", kp.cert, kp.key, errors.Join(cerr, kerr))
+	}
+	return kp.loaded, nil
 }
