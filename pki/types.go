@@ -2,7 +2,10 @@ package pki
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
+	"math/big"
 	"time"
 )
 
@@ -32,7 +35,34 @@ type IssueRequest struct {
 
 // Issued is a signed certificate with its chain.
 type Issued struct {
+	// Leaf is the parsed leaf. LocalCA.IssueForKey leaves it nil: parsing
+	// back what it has just built would add a sixth to the CPU time of an
+	// ecdsa-p256 issuance, and a record needs only Summary. Parse CertPEM
+	// where the whole certificate is needed.
 	Leaf     *x509.Certificate
 	CertPEM  []byte // the leaf only
 	ChainPEM []byte // issuers, leaf's issuer first; may be empty
+
+	// What IssueForKey signed, for Summary when Leaf is nil.
+	der                 []byte
+	serial              *big.Int
+	notBefore, notAfter time.Time
+}
+
+// LeafSummary is what the state records of an issued leaf.
+type LeafSummary struct {
+	Serial              string // as SerialHex prints it
+	NotBefore, NotAfter time.Time
+	Fingerprint         string // as Fingerprint prints it
+}
+
+// Summary returns the leaf's serial, validity and fingerprint, from Leaf
+// if it is set, else from what the issuer signed; the two are equal (a
+// test holds them to it).
+func (i *Issued) Summary() LeafSummary {
+	if i.Leaf != nil {
+		return LeafSummary{Serial: SerialHex(i.Leaf), NotBefore: i.Leaf.NotBefore, NotAfter: i.Leaf.NotAfter, Fingerprint: Fingerprint(i.Leaf)}
+	}
+	sum := sha256.Sum256(i.der)
+	return LeafSummary{Serial: SerialHexOf(i.serial), NotBefore: i.notBefore, NotAfter: i.notAfter, Fingerprint: hex.EncodeToString(sum[:])}
 }
