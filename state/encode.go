@@ -33,8 +33,9 @@ func marshalCertEntry(v int, c *Certificate) ([]byte, error) {
 	return e.buf, nil
 }
 
-// recEncoder appends JSON to buf as encoding/json writes it; bad records
-// that a value needs encoding/json's error instead.
+// recEncoder appends JSON to buf as encoding/json writes it. bad records
+// that a value could not be written so (encoding/json fails on it), and
+// the caller must use encoding/json's result instead.
 type recEncoder struct {
 	buf []byte
 	bad bool
