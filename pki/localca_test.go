@@ -224,9 +224,15 @@ func TestIssueForKeySummary(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: Summary() = %+v, parsing the leaf gives %+v", tc.name, got, want)
 		}
+		if byHand := (&Issued{CertPEM: iss.CertPEM}).Summary(); byHand != want {
+			t.Errorf("%s: Summary() of an Issued with only CertPEM = %+v, want %+v", tc.name, byHand, want)
+		}
 		if want.Serial != SerialHex(leaf) || want.Fingerprint != Fingerprint(leaf) || !want.NotAfter.Equal(leaf.NotAfter) {
 			t.Errorf("%s: Summary of a parsed leaf = %+v, not its own serial, fingerprint and dates", tc.name, want)
 		}
+	}
+	if got := (&Issued{CertPEM: []byte("not PEM")}).Summary(); got != (LeafSummary{}) {
+		t.Errorf("Summary() with no readable leaf = %+v, want zero", got)
 	}
 }
 

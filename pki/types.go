@@ -56,12 +56,20 @@ type LeafSummary struct {
 	Fingerprint         string // as Fingerprint prints it
 }
 
-// Summary returns the leaf's serial, validity and fingerprint, from Leaf
-// if it is set, else from what the issuer signed; the two are equal (a
-// test holds them to it).
+// Summary returns the leaf's serial, validity and fingerprint: from Leaf
+// if it is set, else from what IssueForKey signed (equal to what parsing
+// gives; a test holds them to it), else from parsing CertPEM, as for an
+// Issued built by hand. It is zero if there is no leaf to read.
 func (i *Issued) Summary() LeafSummary {
-	if i.Leaf != nil {
-		return LeafSummary{Serial: SerialHex(i.Leaf), NotBefore: i.Leaf.NotBefore, NotAfter: i.Leaf.NotAfter, Fingerprint: Fingerprint(i.Leaf)}
+	leaf := i.Leaf
+	if leaf == nil && i.der == nil {
+		leaf, _ = ParseCertificatePEM(i.CertPEM)
+	}
+	if leaf != nil {
+		return LeafSummary{Serial: SerialHex(leaf), NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Fingerprint: Fingerprint(leaf)}
+	}
+	if i.der == nil {
+		return LeafSummary{}
 	}
 	sum := sha256.Sum256(i.der)
 	return LeafSummary{Serial: SerialHexOf(i.serial), NotBefore: i.notBefore, NotAfter: i.notAfter, Fingerprint: hex.EncodeToString(sum[:])}
