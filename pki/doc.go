@@ -13,7 +13,8 @@
 //   - Local CA: [NewLocalCA] creates a self-signed root, [LoadLocalCA]
 //     restores one from PEM, and [LocalCA.Issue] signs leaves for an
 //     [IssueRequest] with a CSR, [LocalCA.IssueForKey] for one with a
-//     public key and names (no CSR), returning [Issued]. [LocalCA.WithURLs] adds the
+//     public key and names (no CSR), returning [Issued] ([Issued.Summary]
+//     is what a record keeps of it). [LocalCA.WithURLs] adds the
 //     AIA and CRL URLs that TLS and S/MIME leaves need to pass zlint.
 //   - Revocation: [LocalCA.CRL] signs a CRL of [Revoked] entries,
 //     [LocalCA.AnswerOCSP] answers an OCSP request; reasons by name with

@@ -73,6 +73,11 @@ func (ca *LocalCA) Issue(ctx context.Context, req IssueRequest) (*Issued, error)
 		return nil, fmt.Errorf("issuing %s: no CSR", req.Name)
 	}
 	issued, err := ca.issue(ctx, req, req.CSR.PublicKey, subjectOf(req.CSR), req.CSR)
+	if err == nil {
+		if issued.Leaf, err = x509.ParseCertificate(issued.der); err != nil {
+			err = fmt.Errorf("parsing issued certificate: %w", err)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("issuing %s: %w", req.Name, err)
 	}
@@ -84,7 +89,9 @@ func (ca *LocalCA) Issue(ctx context.Context, req IssueRequest) (*Issued, error)
 // prove, and skipping the CSR's signing and verification saves half the
 // public-key operations of an issuance. req.CSR is ignored. The leaf and
 // the refusals are those of Issue, with "no public key" for a nil
-// PublicKey. It is safe for concurrent use.
+// PublicKey. The result's Leaf is nil (see Issued): the leaf is not
+// parsed back, and Issued.Summary comes from what was signed. It is safe
+// for concurrent use.
 func (ca *LocalCA) IssueForKey(ctx context.Context, req IssueRequest) (*Issued, error) {
 	if req.PublicKey == nil {
 		return nil, fmt.Errorf("issuing %s: no public key", req.Name)
@@ -102,7 +109,8 @@ func subjectOf(csr *x509.CertificateRequest) CSRSubject {
 }
 
 // issue signs pub for subj; csr, if not nil, is the request they came
-// from, whose signature is checked once the request itself is.
+// from, whose signature is checked once the request itself is. The result
+// has no Leaf.
 func (ca *LocalCA) issue(ctx context.Context, req IssueRequest, pub crypto.PublicKey, subj CSRSubject, csr *x509.CertificateRequest) (*Issued, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -213,11 +221,8 @@ func (ca *LocalCA) issue(ctx context.Context, req IssueRequest, pub crypto.Publi
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parsing issued certificate: %w", err)
-	}
-	return &Issued{Leaf: leaf, CertPEM: EncodeCertificatePEM(der), ChainPEM: slices.Clone(ca.certPEM)}, nil
+	return &Issued{CertPEM: EncodeCertificatePEM(der), ChainPEM: slices.Clone(ca.certPEM),
+		der: der, serial: serial, notBefore: notBefore, notAfter: notAfter}, nil
 }
 
 // Certificate policy OIDs put in leaves (see policiesFor).

@@ -57,11 +57,23 @@ func issue(t testing.TB, ca *LocalCA, alg string, subj CSRSubject, usages []stri
 }
 
 // issueForKey makes a key of alg and has ca sign it for subj, with no CSR.
+// IssueForKey does not parse the leaf back: issueForKey does, sets Leaf,
+// and checks that Summary equals what the parsed leaf says.
 func issueForKey(t testing.TB, ca *LocalCA, alg string, subj CSRSubject, usages []string, validity time.Duration) *Issued {
 	t.Helper()
 	iss, err := ca.IssueForKey(context.Background(), IssueRequest{Name: "test", PublicKey: testKey(t, alg).Public(), Subject: subj, Usages: usages, Validity: validity, Now: testNow})
 	if err != nil {
 		t.Fatalf("IssueForKey(%s, %v) error: %v", alg, usages, err)
+	}
+	if iss.Leaf != nil {
+		t.Fatal("IssueForKey parsed the leaf back")
+	}
+	summary := iss.Summary()
+	if iss.Leaf, err = ParseCertificatePEM(iss.CertPEM); err != nil {
+		t.Fatalf("IssueForKey(%s, %v) made an unreadable certificate: %v", alg, usages, err)
+	}
+	if parsed := iss.Summary(); summary != parsed {
+		t.Fatalf("IssueForKey(%s, %v).Summary() = %+v, the parsed leaf says %+v", alg, usages, summary, parsed)
 	}
 	return iss
 }
@@ -168,6 +180,62 @@ func TestIssueWithoutCommonName(t *testing.T) {
 	}
 }
 
+// IssueForKey's Summary, taken from what it signed, is what parsing the
+// leaf gives, to the representation of the times: where NotBefore is
+// clamped to the CA's, NotAfter capped at the CA's, the times cross from
+// UTCTime to GeneralizedTime (2050), and Now has nanoseconds, a monotonic
+// reading and a zone other than UTC.
+func TestIssueForKeySummary(t *testing.T) {
+	zone := time.FixedZone("UTC+5", 5*3600)
+	late := time.Date(2049, 6, 1, 12, 0, 0, 123456789, zone)
+	lateCA, err := NewLocalCA(CAConfig{Name: "late", KeyAlgorithm: ECDSAP256, Validity: 3 * 365 * 24 * time.Hour}, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Now() // has a monotonic reading
+	wallCA, err := NewLocalCA(CAConfig{Name: "wall", KeyAlgorithm: ECDSAP256, Validity: 365 * 24 * time.Hour}, wall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		ca       *LocalCA
+		now      time.Time
+		validity time.Duration
+	}{
+		{"ordinary", testCA(t, ECDSAP256), testNow, ninetyDays},
+		{"clamped to the CA's notBefore, monotonic now", wallCA, time.Now(), ninetyDays},
+		{"capped at the CA's notAfter", wallCA, time.Now(), 2 * 365 * 24 * time.Hour},
+		{"into GeneralizedTime, zoned now", lateCA, late.Add(time.Hour), 365 * 24 * time.Hour},
+		{"GeneralizedTime both", lateCA, late.AddDate(1, 0, 0), ninetyDays},
+	}
+	for _, tc := range tests {
+		req := IssueRequest{Name: "www", PublicKey: testKey(t, ECDSAP256).Public(), Subject: CSRSubject{CommonName: "www.example.com"}, Usages: []string{UsageServerAuth}, Validity: tc.validity, Now: tc.now}
+		iss, err := tc.ca.IssueForKey(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s: IssueForKey: %v", tc.name, err)
+		}
+		got := iss.Summary()
+		leaf, err := ParseCertificatePEM(iss.CertPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := (&Issued{Leaf: leaf}).Summary()
+		if got != want {
+			t.Errorf("%s: Summary() = %+v, parsing the leaf gives %+v", tc.name, got, want)
+		}
+		if byHand := (&Issued{CertPEM: iss.CertPEM}).Summary(); byHand != want {
+			t.Errorf("%s: Summary() of an Issued with only CertPEM = %+v, want %+v", tc.name, byHand, want)
+		}
+		if want.Serial != SerialHex(leaf) || want.Fingerprint != Fingerprint(leaf) || !want.NotAfter.Equal(leaf.NotAfter) {
+			t.Errorf("%s: Summary of a parsed leaf = %+v, not its own serial, fingerprint and dates", tc.name, want)
+		}
+	}
+	if got := (&Issued{CertPEM: []byte("not PEM")}).Summary(); got != (LeafSummary{}) {
+		t.Errorf("Summary() with no readable leaf = %+v, want zero", got)
+	}
+}
+
 // IssueForKey refuses what Issue refuses, and a request with no key; it
 // ignores a CSR.
 func TestIssueForKeyRefuses(t *testing.T) {
@@ -194,7 +262,7 @@ func TestIssueForKeyRefuses(t *testing.T) {
 		tc.edit(&req)
 		iss, err := ca.IssueForKey(context.Background(), req)
 		if err == nil {
-			t.Errorf("%s: IssueForKey = %v, nil; want an error", tc.name, iss.Leaf.Subject)
+			t.Errorf("%s: IssueForKey = %+v, nil; want an error", tc.name, iss.Summary())
 			continue
 		}
 		if !strings.HasPrefix(err.Error(), "issuing www: ") || !strings.Contains(err.Error(), tc.want) {
@@ -210,6 +278,9 @@ func TestIssueForKeyRefuses(t *testing.T) {
 	iss, err := ca.IssueForKey(context.Background(), req)
 	if err != nil {
 		t.Fatalf("IssueForKey with a CSR: %v", err)
+	}
+	if iss.Leaf, err = ParseCertificatePEM(iss.CertPEM); err != nil {
+		t.Fatal(err)
 	}
 	if !iss.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key) || iss.Leaf.Subject.CommonName != "www.example.com" {
 		t.Errorf("IssueForKey took the CSR: key %T, CN %q", iss.Leaf.PublicKey, iss.Leaf.Subject.CommonName)

@@ -721,10 +721,11 @@ func (a *applier) sign(ctx context.Context, c *spec.Certificate, rec *state.Cert
 // both build records with it, so a plan reads them alike.
 func recordIssued(next *state.Certificate, c *spec.Certificate, want attrs, issued *pki.Issued, sealed []byte, now time.Time) {
 	next.Digest = want.digest()
-	next.Serial = pki.SerialHex(issued.Leaf)
-	next.NotBefore = issued.Leaf.NotBefore
-	next.NotAfter = issued.Leaf.NotAfter
-	next.Fingerprint = pki.Fingerprint(issued.Leaf)
+	sum := issued.Summary()
+	next.Serial = sum.Serial
+	next.NotBefore = sum.NotBefore
+	next.NotAfter = sum.NotAfter
+	next.Fingerprint = sum.Fingerprint
 	next.Issuer = c.Issuer
 	next.CommonName = want.CommonName
 	next.DNSNames = slices.Clone(want.DNSNames)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -143,5 +144,29 @@ func BenchmarkNotificationCounts(b *testing.B) {
 		if _, err := db.NotificationCounts(bg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEncodeCertificate encodes a realistic record's entry for a
+// commit (sampleCert without its blobs, which are not JSON: history, a
+// deployment): marshalCertEntry, and encoding/json for comparison.
+func BenchmarkEncodeCertificate(b *testing.B) {
+	db := openTemp(b)
+	rec := sampleCert(b, db, 1).WithoutBlobs()
+	for _, enc := range []struct {
+		name    string
+		marshal func(*Certificate) ([]byte, error)
+	}{
+		{"ours", func(c *Certificate) ([]byte, error) { return marshalCertEntry(certEntryVersion, c) }},
+		{"std", func(c *Certificate) ([]byte, error) { return json.Marshal(certEntry{V: certEntryVersion, Cert: c}) }},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc.marshal(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

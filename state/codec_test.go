@@ -158,3 +158,74 @@ func TestFastJSONMatchesStd(t *testing.T) {
 		}
 	}
 }
+
+// certEntryCases are records for the encoder tests: every field filled
+// (strings with quotes, backslashes, newlines and non-ASCII), every field
+// empty, and the empty-but-not-nil and nil cases that omitempty and a
+// slice without it treat apart.
+func certEntryCases(t *testing.T) []*Certificate {
+	zone := time.FixedZone("", -(9*3600 + 30*60))
+	cases := []*Certificate{filledCert(t, 1), filledCert(t, 2), {}, {Name: "n"}}
+	c := filledCert(t, 3)
+	c.DNSNames, c.Usages, c.Labels, c.History, c.Deployments = []string{}, []string{}, map[string]string{}, []Version{}, map[string]Deployment{}
+	c.Notified = &Notified{}
+	cases = append(cases, c)
+	c = filledCert(t, 4)
+	c.Notified.Notices = []string{}
+	c.NotBefore = time.Date(2026, 1, 2, 3, 4, 5, 123456000, zone)
+	c.NotAfter = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	c.IssuedAt = time.Date(0, 1, 1, 0, 0, 0, 1, time.UTC)
+	c.UpdatedAt = time.Now() // a monotonic reading and the local zone
+	c.Name = "<a&b> \u2028\u2029 \x00\x1f\x7f \xff\xfe ok \U0001F600 \t\r\b\f"
+	c.Labels = map[string]string{"b": "2", "a": "1", "\xff": "<>", "": ""}
+	cases = append(cases, c)
+	for _, bad := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600)),
+	} {
+		c := filledCert(t, 5)
+		c.History[0].SupersededAt = bad
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// marshalCertEntry writes what encoding/json writes, byte for byte, and
+// fails where it fails.
+func TestCertEntryEncoderMatchesStd(t *testing.T) {
+	for i, c := range certEntryCases(t) {
+		want, wantErr := json.Marshal(certEntry{V: certEntryVersion, Cert: c})
+		got, err := marshalCertEntry(certEntryVersion, c)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Errorf("case %d: marshalCertEntry =\n%s, %v\nencoding/json:\n%s, %v", i, got, err, want, wantErr)
+		}
+	}
+	want, _ := json.Marshal(certEntry{V: 1})
+	if got, err := marshalCertEntry(1, nil); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("marshalCertEntry(nil) = %s, %v; want %s", got, err, want)
+	}
+}
+
+// Any strings and times: the encoder and encoding/json agree.
+func FuzzCertEntryEncoder(f *testing.F) {
+	f.Add("www", "<a&b>\u2028", "\xff\x00\"\\", int64(1767225600), int64(123), int64(3600), 3)
+	f.Add("", "", "", int64(-62135596800), int64(0), int64(0), 0)
+	f.Add("é", "\x7f\t", "\U0001F600", int64(253402300800), int64(1), int64(86400), -1)
+	f.Fuzz(func(t *testing.T, s1, s2, s3 string, sec, nsec, off int64, n int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone(s3, int(off%(100*3600))))
+		c := &Certificate{
+			Name: s1, Digest: s2, Serial: s3, NotBefore: tm, NotAfter: tm.Add(time.Duration(nsec)),
+			DNSNames: []string{s1, s2}, Labels: map[string]string{s1: s2, s2: s3, s3: s1}, LastError: s3,
+			Failures: n, FailedAt: tm, RevokedReason: -n,
+			History:     []Version{{Serial: s2, Reason: s1, SupersededAt: tm, IssuedAt: tm}},
+			Deployments: map[string]Deployment{s3: {Fingerprint: s1, LastError: s2, DeployedAt: tm}},
+			Notified:    &Notified{Fingerprint: s3, Notices: []string{s2}},
+		}
+		want, wantErr := json.Marshal(certEntry{V: n, Cert: c})
+		got, err := marshalCertEntry(n, c)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Errorf("marshalCertEntry =\n%s, %v\nencoding/json:\n%s, %v", got, err, want, wantErr)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -87,9 +88,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := checkHeader(path); err != nil {
 		return nil, err
 	}
-	bdb, err := openBolt(path, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	bdb, err := openBolt(path, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, InitialMmapSize: initialMmapSize})
 	if err != nil {
 		return nil, err
+	}
+	if initialMmapSize > 0 {
+		bdb.AllocSize = growStep
 	}
 	if !opts.ReadOnly {
 		// A state copied in with looser permissions is tightened: it holds
@@ -105,6 +109,31 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// initialMmapSize is the address space bbolt maps at open. By default
+// bbolt maps the file's size rounded up to a power of two and remaps
+// whenever a write outgrows the map: each remap waits for readers, copies
+// the nodes of the running transaction out of the old map, unmaps it, and
+// the file's pages fault in again. Applying 1,000 certificates to a new
+// state remapped eight times on the way to 4 MB; mapping 128 MB at once
+// saved some 2.5 ms of the apply's 230 ms of CPU. Mapping past the end of
+// the file costs address space, not memory; a larger state remaps as
+// before. On Windows bbolt would make the file as large as the map, and
+// 32-bit platforms are short of address space: both keep bbolt's default.
+var initialMmapSize = func() int {
+	if runtime.GOOS == "windows" || ^uint(0)>>32 == 0 {
+		return 0
+	}
+	return 128 << 20
+}()
+
+// growStep is how far bbolt extends the file (truncate, then fsync) when
+// a write needs room. Once the map is larger than bbolt's AllocSize, as
+// initialMmapSize makes it, the file grows by AllocSize at a time; at
+// bbolt's default of 16 MB a state of one certificate would be a 16 MB
+// file (sparse, but ls shows 16 MB). 1 MB keeps the file within 1 MB of
+// its data, for one grow per MB written.
+const growStep = 1 << 20
 
 // openBolt is bbolt.Open with its errors and panics turned into ours. bbolt
 // validates the meta pages itself (magic, version, checksum), so a text file

@@ -406,3 +406,49 @@ func TestUpgradeTableComplete(t *testing.T) {
 		}
 	}
 }
+
+// The file stays within growStep of what bbolt uses, small or large, with
+// the map set up front (initialMmapSize), and a state that outgrew the
+// first grows reads back whole, read-write and read-only.
+func TestStateFileGrowsInSteps(t *testing.T) {
+	path := testPath(t)
+	db := mustOpen(t, path, Options{})
+	fileWithin := func(what string) {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var used int64
+		if err := db.bolt.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() < used || fi.Size() > used+growStep {
+			t.Errorf("%s: file is %d bytes for %d in use, want at most %d more", what, fi.Size(), used, growStep)
+		}
+	}
+	if err := db.PutCertificate(bg, sampleCert(t, db, 0)); err != nil {
+		t.Fatal(err)
+	}
+	fileWithin("one certificate")
+	const n = 1500 // some 5 MB: several grows
+	for i := 1; i < n; i += 100 {
+		recs := make([]*Certificate, 0, 100)
+		for j := i; j < i+100 && j < n; j++ {
+			recs = append(recs, sampleCert(t, db, j))
+		}
+		putMany(t, db, recs)
+	}
+	fileWithin("1,500 certificates")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{false, true} {
+		db := mustOpen(t, path, Options{ReadOnly: ro})
+		snap, err := db.Snapshot(bg)
+		if err != nil || len(snap.Certificates) != n {
+			t.Errorf("Snapshot (read-only %v) = %d certificates, %v; want %d", ro, len(snap.Certificates), err, n)
+		}
+		db.Close()
+	}
+}

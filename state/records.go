@@ -252,7 +252,7 @@ func blobsOf(tx *bbolt.Tx, key []byte) []byte {
 func encodeCertificate(c *Certificate) (meta, blobs []byte, err error) {
 	blobs = encodeBlobs(c)
 	c.CertPEM, c.ChainPEM, c.KeySealed = nil, nil, nil
-	meta, err = json.Marshal(certEntry{V: certEntryVersion, Cert: c})
+	meta, err = marshalCertEntry(certEntryVersion, c) // encode.go
 	return meta, blobs, err
 }
 
