@@ -86,10 +86,19 @@ func (e *recEncoder) strsOmitEmpty(name string, ss []string) {
 func (e *recEncoder) bytesOmitEmpty(name string, b []byte) {
 	if len(b) > 0 {
 		e.key(name, false)
-		e.buf = append(e.buf, '"')
-		e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
-		e.buf = append(e.buf, '"')
+		e.bytes(b)
 	}
+}
+
+// bytes writes b as encoding/json does a []byte: base64, null when nil.
+func (e *recEncoder) bytes(b []byte) {
+	if b == nil {
+		e.raw("null")
+		return
+	}
+	e.buf = append(e.buf, '"')
+	e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
+	e.buf = append(e.buf, '"')
 }
 
 // certificate writes c's fields in Certificate's order, with its tags'
@@ -174,6 +183,18 @@ func (e *recEncoder) certificate(c *Certificate) {
 		}
 		e.buf = append(e.buf, '}')
 	}
+	e.strOmitEmpty("key_agent", c.KeyAgent)
+	if r := c.CSR; r != nil {
+		e.key("csr", false)
+		e.buf = append(e.buf, '{')
+		e.key("pem", true)
+		e.bytes(r.PEM)
+		e.str("agent", r.Agent)
+		e.str("request_id", r.RequestID)
+		e.tim("submitted_at", r.SubmittedAt)
+		e.buf = append(e.buf, '}')
+	}
+	e.timOmitZero("renew_requested_at", c.RenewRequestedAt)
 	if n := c.Notified; n != nil {
 		e.key("notified", false)
 		e.buf = append(e.buf, '{')
@@ -212,6 +233,8 @@ func (e *recEncoder) deployment(d Deployment) {
 	e.str("files_digest", d.FilesDigest)
 	e.tim("deployed_at", d.DeployedAt)
 	e.strOmitEmpty("last_error", d.LastError)
+	e.strOmitEmpty("agent", d.Agent)
+	e.timOmitZero("reported_at", d.ReportedAt)
 	e.buf = append(e.buf, '}')
 }
 
