@@ -1,6 +1,9 @@
 package acmetest
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+)
 
 // The process harness, shared with the harnesses of other real CAs
 // (pki/stepca/stepcatest), so that every server a test starts is started,
@@ -45,4 +48,12 @@ func LookBinary(name string) string { return lookBinary(name) }
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	unavailable(t, format, args...)
+}
+
+// TrustingClient is an HTTP client that trusts only the certificates of
+// rootsPEM (a test CA's), with a 10 s timeout; it fails t when there is
+// none.
+func TrustingClient(t testing.TB, rootsPEM []byte) *http.Client {
+	t.Helper()
+	return trustingClient(t, rootsPEM)
 }

@@ -235,7 +235,7 @@ func trustingClient(t testing.TB, rootsPEM []byte) *http.Client {
 	t.Helper()
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(rootsPEM) {
-		t.Fatalf("acmetest: no certificate in pebble's root PEM")
+		t.Fatalf("acmetest: no certificate in the root PEM")
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool}

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -118,7 +117,7 @@ func Start(t testing.TB, opts Options) *CA {
 	ca := &CA{
 		URL: fmt.Sprintf("https://127.0.0.1:%d", port), RootPEM: rootPEM, RootFile: filepath.Join(dir, "root_ca.crt"),
 		Provisioner: opts.Provisioner, EncryptedKey: prov.encrypted, Password: password, KeyID: prov.kid,
-		client: trustingClient(t, rootPEM),
+		client: acmetest.TrustingClient(t, rootPEM),
 	}
 	env := append(os.Environ(), "STEPPATH="+dir, "HOME="+dir)
 	ca.proc = acmetest.StartProcess(t, "step-ca", env, bin, cfgPath, "--password-file", pwPath)
@@ -187,17 +186,6 @@ func (ca *CA) get(path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %s %s", path, resp.Status, body)
 	}
 	return body, nil
-}
-
-func trustingClient(t testing.TB, rootPEM []byte) *http.Client {
-	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(rootPEM) {
-		t.Fatal("stepcatest: no certificate in the root PEM")
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 func randomText(t testing.TB) string {
