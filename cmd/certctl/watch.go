@@ -118,15 +118,17 @@ func cmdWatch(e *env, args []string) int {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	httpSrv.RegisterOnShutdown(srv.agents.Close) // agents' long polls end at once
+	if f.tlsCert != "" {
+		// Reloaded when the files change: certctl may well be what renews
+		// watch's own certificate.
+		kp := &keyPair{cert: f.tlsCert, key: f.tlsKey}
+		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
+	}
 	serveErr := make(chan error, 1)
 	if ln != nil {
 		go func() {
 			var err error
 			if f.tlsCert != "" {
-				// Reloaded when the files change: certctl may well be
-				// what renews watch's own certificate.
-				kp := &keyPair{cert: f.tlsCert, key: f.tlsKey}
-				httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
 				err = httpSrv.ServeTLS(ln, "", "")
 			} else {
 				err = httpSrv.Serve(ln)
