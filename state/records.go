@@ -166,10 +166,7 @@ func (db *DB) DeleteCertificateWithNotifications(ctx context.Context, name strin
 	}
 	key := []byte(name)
 	err := db.batch(bumpsSerial, func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bucketCertBlobs).Delete(key); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketCertificates).Delete(key); err != nil {
+		if err := deleteCertKeys(tx, key); err != nil {
 			return err
 		}
 		return enqueue(tx)
@@ -471,4 +468,13 @@ func (db *DB) DeleteCertificates(ctx context.Context, names []string) error {
 		}
 		return nil
 	})
+}
+
+// deleteCertKeys removes a certificate's record and its blobs: its two
+// keys always change together (see the package comment).
+func deleteCertKeys(tx *bbolt.Tx, key []byte) error {
+	if err := tx.Bucket(bucketCertBlobs).Delete(key); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCertificates).Delete(key)
 }

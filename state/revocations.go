@@ -85,13 +85,8 @@ func (db *DB) Revoke(ctx context.Context, rev *Revocation, rec *Certificate, row
 			if err := put(tx); err != nil {
 				return err
 			}
-		} else {
-			if err := tx.Bucket(bucketCertBlobs).Delete(key); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketCertificates).Delete(key); err != nil {
-				return err
-			}
+		} else if err := deleteCertKeys(tx, key); err != nil {
+			return err
 		}
 		return enqueue(tx)
 	})

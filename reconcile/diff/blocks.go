@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -70,7 +69,7 @@ func (m attrMap) secretOr(name, s string, sensitive bool) {
 // nothing more.
 func diffAttrs(before, after attrMap) []reconcile.AttrDiff {
 	var out []reconcile.AttrDiff
-	for _, k := range sortedUnion(before, after) {
+	for _, k := range sortedKeys(before, after) {
 		b, inB := before[k]
 		a, inA := after[k]
 		if inB && inA && b.cmp == a.cmp && b.secret == a.secret {
@@ -89,17 +88,6 @@ func diffAttrs(before, after attrMap) []reconcile.AttrDiff {
 		out = append(out, d)
 	}
 	return out
-}
-
-func sortedUnion(a, b attrMap) []string {
-	keys := slices.Collect(maps.Keys(a))
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func settingsAttrs(s spec.Settings) attrMap {

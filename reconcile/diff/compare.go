@@ -405,7 +405,8 @@ func unquote(s string) string {
 	return s
 }
 
-func sortedKeys(a, b map[string]block) []string {
+// sortedKeys is the union of a's and b's keys, sorted.
+func sortedKeys[V any](a, b map[string]V) []string {
 	keys := slices.Collect(maps.Keys(a))
 	for k := range b {
 		if _, ok := a[k]; !ok {
