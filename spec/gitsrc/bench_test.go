@@ -40,18 +40,7 @@ func BenchmarkRevision10k(b *testing.B) {
 			dir := writeRepo10k(b, pack)
 			b.ReportAllocs()
 			for b.Loop() {
-				r, err := OpenRepo(dir)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rev, err := r.Revision("HEAD", "certs/")
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg, _, diags := spec.LoadWith("certs", spec.Options{FS: rev.FS})
-				if diags.HasErrors() || len(cfg.Certificates) != 10000 {
-					b.Fatalf("LoadWith: %d certificates, %v", len(cfg.Certificates), diags)
-				}
+				loadRevision10k(b, benchRepo(b, dir), "HEAD")
 			}
 		})
 	}
@@ -76,11 +65,7 @@ func BenchmarkRevisionFiles10k(b *testing.B) {
 	dir := writeRepo10k(b, true)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := OpenRepo(dir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rev, err := r.Revision("HEAD", "certs/")
+		rev, err := benchRepo(b, dir).Revision("HEAD", "certs/")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -103,19 +88,9 @@ func BenchmarkDiffRevisions10k(b *testing.B) {
 	dir := writeRepo10k(b, true)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := OpenRepo(dir)
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := benchRepo(b, dir)
 		for _, rv := range []string{"HEAD~1", "HEAD"} {
-			rev, err := r.Revision(rv, "certs")
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg, _, diags := spec.LoadWith("certs", spec.Options{FS: rev.FS})
-			if diags.HasErrors() || len(cfg.Certificates) != 10000 {
-				b.Fatalf("LoadWith(%s): %v", rv, diags)
-			}
+			loadRevision10k(b, r, rv)
 		}
 	}
 }
@@ -139,5 +114,26 @@ func BenchmarkFetchUnchanged(b *testing.B) {
 		if _, err := s.Fetch(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// benchRepo opens dir, failing b if it cannot.
+func benchRepo(b *testing.B, dir string) *Repo {
+	r, err := OpenRepo(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// loadRevision10k loads certs/ at rev and checks its 10,000 certificates.
+func loadRevision10k(b *testing.B, r *Repo, rev string) {
+	rv, err := r.Revision(rev, "certs/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, _, diags := spec.LoadWith("certs", spec.Options{FS: rv.FS})
+	if diags.HasErrors() || len(cfg.Certificates) != 10000 {
+		b.Fatalf("LoadWith(%s): %v", rev, diags)
 	}
 }
